@@ -16,6 +16,7 @@
 #include "SqliteError.h"
 #include "Storage.h"
 #include "linrec/dsl/Sha256.h"
+#include "linrec/kdb/KernelIndex.h"
 #include "linrec/kdb/Statement.h"
 #include "linrec/kdb/Transaction.h"
 
@@ -43,6 +44,7 @@ CREATE TABLE claims (
 std::vector<std::vector<const char*>> migrations() {
   return {
       /* 0 -> 1 */ {detail::kKernelsTableSql, detail::kTuningsTableSql, kClaimsTableSql},
+      /* 1 -> 2 */ {detail::kKernelIndexTableSql},
   };
 }
 
@@ -328,6 +330,46 @@ Expected<std::optional<TuningRecord>> KernelDb::getTuning(const TuningKey& key) 
 
 Status KernelDb::deleteTuning(const TuningKey& key) {
   return writeTransaction([&] { return detail::deleteTuningRow(db_, key); });
+}
+
+Expected<std::vector<TuningRecord>> KernelDb::tunings(const std::string& spec_hash) {
+  return detail::retryOnBusy(db_, [&]() -> Expected<std::vector<TuningRecord>> {
+    std::vector<TuningRecord> out;
+    Status s = detail::forEachTuning(db_, [&](TuningRecord&& r) {
+      if (spec_hash.empty() || r.key.spec_hash == spec_hash) out.push_back(std::move(r));
+      return Status::success();
+    });
+    if (!s) return Error{s.error()};
+    return out;
+  });
+}
+
+Status KernelDb::putIndexedKernel(const KernelRecord& record, const std::vector<IndexEntry>& entries) {
+  for (const IndexEntry& e : entries)
+    if (e.kernel != record.key)
+      return Error{"index entry " + e.describe() + " names kernel " + e.kernel.text() +
+                   ", not the one stored with it (" + record.key.text() + ")"};
+  return writeTransaction([&]() -> Status {
+    Expected<bool> stored = detail::insertKernel(db_, record, detail::OnConflict::Replace);
+    if (!stored) return Error{stored.error()};
+    for (const IndexEntry& e : entries) {
+      Expected<bool> added = detail::insertIndex(db_, e, detail::OnConflict::Replace);
+      if (!added) return Error{added.error()};
+    }
+    return Status::success();
+  });
+}
+
+Expected<std::vector<IndexEntry>> KernelDb::indexEntries(const std::string& spec_hash) {
+  return detail::retryOnBusy(db_, [&]() -> Expected<std::vector<IndexEntry>> {
+    std::vector<IndexEntry> out;
+    Status s = detail::forEachIndex(db_, spec_hash, [&](IndexEntry&& e) {
+      out.push_back(std::move(e));
+      return Status::success();
+    });
+    if (!s) return Error{s.error()};
+    return out;
+  });
 }
 
 // ---- claims --------------------------------------------------------------------------------------------

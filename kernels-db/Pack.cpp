@@ -117,10 +117,11 @@ std::string directoryOf(const std::string& path) {
 }
 
 Status fillPack(Database& db, const PackManifest& manifest, const std::vector<KernelRecord>& kernels,
-                const std::vector<TuningRecord>& tunings) {
+                const std::vector<TuningRecord>& tunings, const std::vector<IndexEntry>& index) {
   Expected<Transaction> tx = Transaction::begin(db, Transaction::Kind::Immediate);
   if (!tx) return Error{tx.error()};
-  for (const char* ddl : {detail::kKernelsTableSql, detail::kTuningsTableSql, kManifestTableSql})
+  for (const char* ddl :
+       {detail::kKernelsTableSql, detail::kTuningsTableSql, kManifestTableSql, detail::kKernelIndexTableSql})
     if (Status s = db.exec(ddl); !s) return s;
   if (Status s = db.exec("PRAGMA application_id = " + std::to_string(kPackApplicationId) +
                          "; PRAGMA user_version = " + std::to_string(kPackFormatVersion));
@@ -148,6 +149,21 @@ Status fillPack(Database& db, const PackManifest& manifest, const std::vector<Ke
       return Error{"pack tuning record #" + std::to_string(i) + " is for spec " + t.key.spec_hash +
                    ", which is not among the manifest's spec hashes"};
     Expected<bool> stored = detail::insertTuning(db, t, detail::OnConflict::Replace);
+    if (!stored) return Error{stored.error()};
+  }
+  // Packs are written with foreign_keys off (readers open them read-only anyway), so the index's
+  // reference to its kernel is checked here.
+  for (size_t i = 0; i < index.size(); ++i) {
+    const IndexEntry& e = index[i];
+    bool found = false;
+    for (const KernelRecord& k : kernels) found = found || k.key == e.kernel;
+    if (!found)
+      return Error{"pack index entry #" + std::to_string(i) + " (" + e.describe() +
+                   ") names a kernel that is not in the pack (" + e.kernel.text() + ")"};
+    if (!manifest.spec_hashes.empty() && !contains(manifest.spec_hashes, e.spec_hash))
+      return Error{"pack index entry #" + std::to_string(i) + " (" + e.describe() + ") is for spec " + e.spec_hash +
+                   ", which is not among the manifest's spec hashes"};
+    Expected<bool> stored = detail::insertIndex(db, e, detail::OnConflict::Replace);
     if (!stored) return Error{stored.error()};
   }
   return tx->commit();
@@ -186,7 +202,7 @@ Expected<PackManifest> readManifest(Database& db, const std::string& path) {
 }  // namespace
 
 Status writePack(const std::string& path, const PackManifest& manifest, const std::vector<KernelRecord>& kernels,
-                 const std::vector<TuningRecord>& tunings) {
+                 const std::vector<TuningRecord>& tunings, const std::vector<IndexEntry>& index) {
   if (path.empty()) return Error{"kernel pack: empty path"};
   if (Status s = validateManifest(manifest); !s) return s;
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
@@ -204,7 +220,7 @@ Status writePack(const std::string& path, const PackManifest& manifest, const st
     } else {
       // A pack is one self-contained file: a rollback journal (deleted on commit), never WAL side files.
       s = db->exec("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL");
-      if (s) s = fillPack(*db, manifest, kernels, tunings);
+      if (s) s = fillPack(*db, manifest, kernels, tunings, index);
       if (!s) s = Error{"kernel pack " + path + " not written: " + s.error()};
     }
   }
@@ -241,7 +257,23 @@ Expected<Pack> openPack(const std::string& path) {
 
   Expected<PackManifest> manifest = readManifest(db, path);
   if (!manifest) return Error{manifest.error() + hint};
-  return Pack(std::move(db), std::move(*manifest));
+  if (info->user_version >= 2) {
+    Expected<bool> indexed = detail::hasIndexTable(db);
+    if (!indexed) return Error{indexed.error()};
+    if (!*indexed) return Error{"kernel pack " + path + " (format 2) lacks its kernel_index table" + hint};
+  }
+  return Pack(std::move(db), std::move(*manifest), static_cast<int>(info->user_version));
+}
+
+Expected<std::vector<IndexEntry>> Pack::index() {
+  std::vector<IndexEntry> out;
+  if (format_version_ < 2) return out;
+  Status s = detail::forEachIndex(db_, "", [&](IndexEntry&& e) {
+    out.push_back(std::move(e));
+    return Status::success();
+  });
+  if (!s) return Error{s.error()};
+  return out;
 }
 
 Expected<std::vector<KernelRecord>> Pack::kernels() {
@@ -319,10 +351,17 @@ Expected<PackImport> importPack(KernelDb& db, Pack& pack) {
       return Status::success();
     });
     if (!k) return k;
-    return detail::forEachTuning(pack.db_, [&](TuningRecord&& r) -> Status {
+    Status t = detail::forEachTuning(pack.db_, [&](TuningRecord&& r) -> Status {
       Expected<bool> added = detail::insertTuning(db.database(), r, detail::OnConflict::Keep);
       if (!added) return Error{added.error()};
       ++(*added ? result.tunings_added : result.tunings_present);
+      return Status::success();
+    });
+    if (!t || pack.format_version_ < 2) return t;
+    return detail::forEachIndex(pack.db_, "", [&](IndexEntry&& e) -> Status {
+      Expected<bool> added = detail::insertIndex(db.database(), e, detail::OnConflict::Keep);
+      if (!added) return Error{added.error()};
+      ++(*added ? result.index_added : result.index_present);
       return Status::success();
     });
   });

@@ -62,7 +62,39 @@ CREATE TABLE tunings (
 );
 )sql";
 
+// Schema v2: what a runtime without the compiler needs to go from a request to a cubin. The kernel's key
+// is spelled out (not its rowid) so entries survive copying between a DB and a pack; the foreign key makes
+// deleting a kernel take its entries along (enforced where foreign_keys is on: the kernel DB).
+const char* const kKernelIndexTableSql = R"sql(
+CREATE TABLE kernel_index (
+  id             INTEGER PRIMARY KEY,
+  spec_hash      TEXT    NOT NULL,
+  variant        TEXT    NOT NULL,
+  key_dim        INTEGER NOT NULL CHECK (key_dim > 0),
+  value_dim      INTEGER NOT NULL CHECK (value_dim > 0),
+  dtype          TEXT    NOT NULL,
+  mode           TEXT    NOT NULL CHECK (mode IN ('fwd', 'bwd', 'decode')),
+  config         TEXT    NOT NULL,
+  arch           TEXT    NOT NULL,
+  is_default     INTEGER NOT NULL CHECK (is_default IN (0, 1)),
+  source_sha256  TEXT    NOT NULL,
+  nvrtc_version  TEXT    NOT NULL,
+  options        TEXT    NOT NULL,
+  linrec_version TEXT    NOT NULL,
+  descriptor     TEXT    NOT NULL,
+  created_at     INTEGER NOT NULL,
+  UNIQUE (spec_hash, key_dim, value_dim, dtype, mode, config, arch, nvrtc_version, linrec_version),
+  FOREIGN KEY (source_sha256, nvrtc_version, options, linrec_version)
+    REFERENCES kernels (source_sha256, nvrtc_version, options, linrec_version) ON DELETE CASCADE
+);
+CREATE INDEX kernel_index_by_spec ON kernel_index (spec_hash);
+)sql";
+
 namespace {
+
+constexpr const char* kIndexColumns =
+    "spec_hash, variant, key_dim, value_dim, dtype, mode, config, arch, is_default, source_sha256, nvrtc_version, "
+    "options, linrec_version, descriptor, created_at";
 
 constexpr const char* kKernelColumns =
     "source_sha256, nvrtc_version, options, linrec_version, cubin, cubin_sha256, kernel_names, registers, "
@@ -198,7 +230,95 @@ Expected<TuningRecord> readTuningRow(Database& db, Statement& stmt) {
   return r;
 }
 
+Status validateIndex(const IndexEntry& e) {
+  std::string where = "index entry " + e.describe() + ": ";
+  if (e.spec_hash.empty() || e.variant.empty() || e.dtype.empty() || e.arch.empty())
+    return Error{where + "spec_hash, variant, dtype and arch must be set"};
+  if (e.key_dim <= 0 || e.value_dim <= 0) return Error{where + "K and V must be positive"};
+  if (e.kernel.source_sha256.empty() || e.kernel.nvrtc_version.empty() || e.kernel.linrec_version.empty())
+    return Error{where + "the kernel key is incomplete"};
+  nlohmann::json d = nlohmann::json::parse(e.descriptor_json, nullptr, false);
+  if (!d.is_object()) return Error{where + "the launch descriptor is not a JSON object"};
+  return Status::success();
+}
+
+Expected<IndexEntry> readIndexRow(Database& db, Statement& stmt) {
+  IndexEntry e;
+  e.spec_hash = stmt.columnText(0);
+  e.variant = stmt.columnText(1);
+  e.key_dim = stmt.columnInt(2);
+  e.value_dim = stmt.columnInt(3);
+  e.dtype = stmt.columnText(4);
+  Expected<TuningMode> mode = parseTuningMode(stmt.columnText(5));
+  if (!mode) return Error{db.path() + ": " + mode.error()};
+  e.mode = *mode;
+  e.config_json = stmt.columnText(6);
+  e.arch = stmt.columnText(7);
+  e.is_default = stmt.columnInt(8) != 0;
+  e.kernel.source_sha256 = stmt.columnText(9);
+  e.kernel.nvrtc_version = stmt.columnText(10);
+  Expected<std::vector<std::string>> options = decodeStrings(stmt.columnText(11), "options");
+  if (!options) return Error{db.path() + ": " + options.error()};
+  e.kernel.options = std::move(*options);
+  e.kernel.linrec_version = stmt.columnText(12);
+  e.descriptor_json = stmt.columnText(13);
+  e.created_at = stmt.columnInt(14);
+  return e;
+}
+
 }  // namespace
+
+Expected<bool> insertIndex(Database& db, const IndexEntry& e, OnConflict on_conflict) {
+  if (Status s = validateIndex(e); !s) return Error{s.error()};
+  Expected<std::string> config = canonicalConfigJson(e.config_json);
+  if (!config) return Error{"index entry " + e.describe() + ": " + config.error()};
+  Expected<std::string> options = encodeStrings(e.kernel.options, "NVRTC options");
+  if (!options) return Error{options.error()};
+  std::string sql = std::string("INSERT INTO kernel_index (") + kIndexColumns +
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+                    "ON CONFLICT (spec_hash, key_dim, value_dim, dtype, mode, config, arch, nvrtc_version, "
+                    "linrec_version) DO ";
+  // A tuned entry for the default's config must not demote the default, hence max().
+  sql += on_conflict == OnConflict::Replace
+             ? "UPDATE SET variant = excluded.variant, is_default = max(is_default, excluded.is_default), "
+               "source_sha256 = excluded.source_sha256, options = excluded.options, "
+               "descriptor = excluded.descriptor, created_at = excluded.created_at"
+             : "NOTHING";
+  Expected<Statement> stmt = db.prepare(sql);
+  if (!stmt) return Error{stmt.error()};
+  Status s = stmt->bindAll(e.spec_hash, e.variant, e.key_dim, e.value_dim, e.dtype, tuningModeName(e.mode), *config,
+                           e.arch, static_cast<int64_t>(e.is_default ? 1 : 0), e.kernel.source_sha256,
+                           e.kernel.nvrtc_version, *options, e.kernel.linrec_version, e.descriptor_json,
+                           e.created_at != 0 ? e.created_at : unixSeconds());
+  if (s) s = stmt->run();
+  if (!s) return Error{s.error()};
+  return db.changes() > 0;
+}
+
+Status forEachIndex(Database& db, const std::string& spec_hash, const std::function<Status(IndexEntry&&)>& visit) {
+  std::string sql = std::string("SELECT ") + kIndexColumns + " FROM kernel_index";
+  if (!spec_hash.empty()) sql += " WHERE spec_hash = ?1";
+  sql += " ORDER BY id";
+  Expected<Statement> stmt = db.prepare(sql);
+  if (!stmt) return Error{stmt.error()};
+  if (!spec_hash.empty())
+    if (Status s = stmt->bind(1, spec_hash); !s) return s;
+  for (;;) {
+    Expected<bool> row = stmt->step();
+    if (!row) return Error{row.error()};
+    if (!*row) return Status::success();
+    Expected<IndexEntry> e = readIndexRow(db, *stmt);
+    if (!e) return Error{e.error()};
+    if (Status s = visit(std::move(*e)); !s) return s;
+  }
+}
+
+Expected<bool> hasIndexTable(Database& db) {
+  Expected<int64_t> n =
+      db.queryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'kernel_index'");
+  if (!n) return Error{n.error()};
+  return *n == 1;
+}
 
 Expected<bool> insertKernel(Database& db, const KernelRecord& r, OnConflict on_conflict) {
   if (Status s = validateKernel(r); !s) return Error{s.error()};

@@ -10,6 +10,7 @@
 #include "linrec/Expected.h"
 #include "linrec/kdb/Database.h"
 #include "linrec/kdb/KernelDb.h"
+#include "linrec/kdb/KernelIndex.h"
 
 namespace linrec::kdb::detail {
 
@@ -17,6 +18,9 @@ namespace linrec::kdb::detail {
 extern const char* const kKernelsTableSql;
 /// DDL of the tuning records table.
 extern const char* const kTuningsTableSql;
+
+/// DDL of the kernel index (schema v2) and its look-up index by spec.
+extern const char* const kKernelIndexTableSql;
 
 /// What an insert does when the key is already present.
 enum class OnConflict {
@@ -37,6 +41,14 @@ Expected<bool> insertTuning(Database& db, const TuningRecord& record, OnConflict
 Expected<std::optional<TuningRecord>> selectTuning(Database& db, const TuningKey& key);
 Status forEachTuning(Database& db, const std::function<Status(TuningRecord&&)>& visit);
 Status deleteTuningRow(Database& db, const TuningKey& key);
+
+/// Inserts an index entry (its config canonicalized); false when the key was present and kept. With
+/// Replace, an existing entry is pointed at the new kernel and keeps is_default if either had it.
+Expected<bool> insertIndex(Database& db, const IndexEntry& entry, OnConflict on_conflict);
+/// Calls `visit` for every index entry (of `spec_hash` when not empty), in insertion order.
+Status forEachIndex(Database& db, const std::string& spec_hash, const std::function<Status(IndexEntry&&)>& visit);
+/// True when the database has the kernel_index table (kernel DB v2, pack format v2).
+Expected<bool> hasIndexTable(Database& db);
 
 /// What a file's header and catalogue say, read in one statement (so in one snapshot).
 struct FileInfo {

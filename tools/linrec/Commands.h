@@ -2,7 +2,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace linrec::cli {
 
@@ -14,5 +17,19 @@ using Runner = std::function<int()>;
 
 Runner addSpecCommand(CLI::App& app);
 Runner addReferenceCommand(CLI::App& app);
+#ifdef LINREC_HAVE_COMPILER
+Runner addCompileCommand(CLI::App& app);
+Runner addCheckCommand(CLI::App& app);
+Runner addRunCommand(CLI::App& app);
+#ifdef LINREC_HAVE_TUNER
+Runner addTuneCommand(CLI::App& app);
+Runner addPackCommand(CLI::App& app);
+Runner addStartupCommand(CLI::App& app);
+#endif
+#endif
+
+/// Parses comma-separated sequence lengths ("5,1,30") into cu_seqlens offsets; false with `err` set when
+/// an entry is not an integer >= 0.
+bool parseLengths(const std::string& s, std::vector<int64_t>& cu, std::string& err);
 
 }  // namespace linrec::cli

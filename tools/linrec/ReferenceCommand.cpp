@@ -35,6 +35,8 @@ nlohmann::json digest(const std::vector<double>& x) {
   return {{"n", x.size()}, {"sum", sum}, {"l2", std::sqrt(sq)}, {"max_abs", mx}};
 }
 
+}  // namespace
+
 bool parseLengths(const std::string& s, std::vector<int64_t>& cu, std::string& err) {
   cu = {0};
   std::stringstream ss(s);
@@ -54,8 +56,6 @@ bool parseLengths(const std::string& s, std::vector<int64_t>& cu, std::string& e
   }
   return true;
 }
-
-}  // namespace
 
 Runner addReferenceCommand(CLI::App& app) {
   auto o = std::make_shared<ReferenceOptions>();

@@ -16,6 +16,16 @@ int main(int argc, char** argv) {
   };
   add(linrec::cli::addSpecCommand);
   add(linrec::cli::addReferenceCommand);
+#ifdef LINREC_HAVE_COMPILER
+  add(linrec::cli::addCompileCommand);
+  add(linrec::cli::addCheckCommand);
+  add(linrec::cli::addRunCommand);
+#ifdef LINREC_HAVE_TUNER
+  add(linrec::cli::addTuneCommand);
+  add(linrec::cli::addPackCommand);
+  add(linrec::cli::addStartupCommand);
+#endif
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -15,11 +15,13 @@
 
 namespace linrec::kdb {
 
+struct IndexEntry;
+
 /// PRAGMA application_id of a kernel DB: 'LNRC'. A SQLite file with another id belongs to someone else.
 inline constexpr int32_t kKernelDbApplicationId = 0x4C4E5243;
 /// The schema this build reads and writes (PRAGMA user_version). Older files are migrated in place;
-/// newer ones are refused, never downgraded.
-inline constexpr int kKernelDbSchemaVersion = 1;
+/// newer ones are refused, never downgraded. v2 added the kernel index (KernelIndex.h).
+inline constexpr int kKernelDbSchemaVersion = 2;
 
 /// Everything a cubin depends on. Two keys that differ in any field name different kernels.
 struct KernelKey {
@@ -167,6 +169,15 @@ class KernelDb {
   /// The tuning record for `key`, or nullopt.
   Expected<std::optional<TuningRecord>> getTuning(const TuningKey& key);
   Status deleteTuning(const TuningKey& key);
+  /// Every tuning record (of one spec when `spec_hash` is not empty), in insertion order.
+  Expected<std::vector<TuningRecord>> tunings(const std::string& spec_hash = "");
+
+  /// Stores a kernel and the index entries that name it, in one transaction (UPSERTs: an entry that
+  /// exists is pointed at this kernel; `is_default` once set stays set). Every entry's `kernel` must be
+  /// `record.key`.
+  Status putIndexedKernel(const KernelRecord& record, const std::vector<IndexEntry>& entries);
+  /// Index entries (of one spec when `spec_hash` is not empty), in insertion order.
+  Expected<std::vector<IndexEntry>> indexEntries(const std::string& spec_hash = "");
 
   /// Takes the claim row for `key_text` for `owner`, in its own short transaction. A claim held by
   /// `owner` is refreshed; a stale one (ttl passed, or its owner process on this host is gone) is taken over.

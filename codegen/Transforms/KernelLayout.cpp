@@ -1,0 +1,104 @@
+// Kernel traits from the derived IR, and stage plans sized with the kernels' own layout functions.
+#include "linrec/codegen/Transforms/KernelLayout.h"
+
+// The kernels carve shared memory with these constexpr functions; calling the same ones here keeps the
+// launch descriptor's smem_bytes equal to what the kernel expects (the header is plain C++17 on the host).
+#include "linrec/kernel/layout.cuh"
+
+namespace linrec::ir {
+
+using namespace mlir;
+
+const char* stageName(KernelStage s) {
+  switch (s) {
+    case KernelStage::Fused:
+      return "fused";
+    case KernelStage::ChunkLocal:
+      return "chunk_local";
+    case KernelStage::StateScan:
+      return "state_scan";
+    case KernelStage::ChunkOutput:
+      return "chunk_output";
+    case KernelStage::Decode:
+      return "decode";
+  }
+  return "?";
+}
+
+KernelTraits kernelTraits(Operation* kernel, RecurrenceOp rec, ProblemAttr problem) {
+  KernelTraits t;
+  t.decode = isa<StepOp>(kernel);
+  if (auto c = dyn_cast<ChunkwiseOp>(kernel)) t.normalize = c.getNormalize();
+  if (auto s = dyn_cast<StepOp>(kernel)) t.normalize = s.getNormalize();
+  kernel->walk([&](Operation* op) {
+    if (isa<SolveTrilOp, DeltaValuesOp>(op)) t.delta = true;
+    if (auto g = dyn_cast<GateOp>(op)) {
+      if (g.getGate() == Gate::Beta)
+        t.hasBeta = true;
+      else
+        t.vectorDecay = llvm::cast<TileType>(g.getType()).getCols() == TileDim::K;
+    }
+  });
+  t.K = problem.getHeadK();
+  t.V = problem.getHeadV();
+  t.KF = featureWidth(rec.getKMap(), t.K);
+  t.elemBytes = problem.getDtype() == DType::F32 ? 4 : 2;
+  return t;
+}
+
+std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
+  const int K = static_cast<int>(t.K), KF = static_cast<int>(t.KF);
+  const int C = static_cast<int>(tuning.getChunk()), BV = static_cast<int>(tuning.getBlockV());
+  const int W = static_cast<int>(tuning.getWarps());
+  auto chunkBytes = [&](kern::ChunkKernel kind) {
+    return static_cast<int64_t>(kern::chunk_layout(kind, K, KF, C, BV, W, t.vectorDecay, t.delta, t.normalize, t.elemBytes).bytes());
+  };
+  const char* fwdHeader = "linrec/kernel/chunk_fwd.cuh";
+  if (t.decode) {
+    // decode.cuh: normalizing variants use one V-tile per (sequence, head) because z is shared.
+    StagePlan p{KernelStage::Decode,
+                "dec",
+                "linrec::kern::decode_step",
+                "linrec/kernel/decode.cuh",
+                {"N*H", t.normalize ? "1" : "cdiv(V,BV)", "1"},
+                kern::decode_smem_bytes(K, KF, W)};
+    return {p};
+  }
+  if (tuning.getStrategy() == Strategy::Fused)
+    return {StagePlan{KernelStage::Fused,
+                      "fwd",
+                      "linrec::kern::chunk_fwd_fused",
+                      fwdHeader,
+                      {"N*H", "cdiv(V,BV)", "1"},
+                      chunkBytes(kern::ChunkKernel::Fused)}};
+  // State passing: z walks the chunks of the longest sequence; cdiv(T,C) bounds it (with cu_seqlens,
+  // T is the total token count) and blocks past a sequence's end return at once.
+  return {
+      StagePlan{KernelStage::ChunkLocal,
+                "fwdlocal",
+                "linrec::kern::chunk_state_local",
+                fwdHeader,
+                {"N*H", "cdiv(V,BV)", "cdiv(T,C)"},
+                chunkBytes(kern::ChunkKernel::LocalState)},
+      StagePlan{KernelStage::StateScan,
+                "fwdscan",
+                "linrec::kern::chunk_state_scan",
+                fwdHeader,
+                {"N*H", "cdiv(V,BV)", "1"},
+                0},
+      StagePlan{KernelStage::ChunkOutput,
+                "fwdout",
+                "linrec::kern::chunk_output",
+                fwdHeader,
+                {"N*H", "cdiv(V,BV)", "cdiv(T,C)"},
+                chunkBytes(kern::ChunkKernel::Output)},
+  };
+}
+
+std::string workspaceFormula(const KernelTraits& t, TuningAttr tuning) {
+  if (t.decode || tuning.getStrategy() != Strategy::StatePassing) return "0";
+  // layout.cuh state_passing_ws: states [NC][H][K'][V], decays [NC][H][K'], zs [NC][H][K'] (normalizer).
+  return t.normalize ? "4*NC*H*KF*(V+2)" : "4*NC*H*KF*(V+1)";
+}
+
+}  // namespace linrec::ir

@@ -1,0 +1,49 @@
+// What a tuned kernel op becomes: its stages (one __global__ each), their shared memory and launch grids.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mlir/IR/Operation.h"
+
+#include "linrec/codegen/Dialect/LinrecOps.h"
+
+namespace linrec::ir {
+
+/// The roles of generated kernels; names match the launch descriptor's `stage` (runtime LaunchDescriptor).
+enum class KernelStage { Fused, ChunkLocal, StateScan, ChunkOutput, Decode };
+const char* stageName(KernelStage s);
+
+/// The Variant-level facts of a kernel op, read off its body (not re-derived from the recurrence), so the
+/// generated `Variant` says exactly what the derived IR computes.
+struct KernelTraits {
+  bool decode = false;       ///< linrec.step (else linrec.chunkwise)
+  bool delta = false;        ///< the body solves the delta rule (solve_tril / delta_values)
+  bool hasBeta = false;      ///< the body reads β
+  bool vectorDecay = false;  ///< the decay gate is a tile over K'
+  bool normalize = false;
+  int64_t K = 0, V = 0, KF = 0;  ///< from #linrec.problem and the feature map
+  int elemBytes = 4;             ///< bytes of a q/k/v element on chip: 2 for bf16/fp16 (layout.cuh's elem_bytes)
+};
+
+/// Reads the traits of a tuned `linrec.chunkwise` / `linrec.step` whose recurrence is `rec`.
+KernelTraits kernelTraits(mlir::Operation* kernel, RecurrenceOp rec, ProblemAttr problem);
+
+/// One __global__ function a kernel op lowers to.
+struct StagePlan {
+  KernelStage stage;
+  std::string tag;        ///< short name used in the symbol: fwd, fwdlocal, fwdscan, fwdout, dec
+  std::string entry;      ///< the building block it instantiates (linrec::kern::...)
+  std::string header;     ///< the header that declares it
+  std::string grid[3];    ///< launch-descriptor formulas
+  int64_t smemBytes = 0;  ///< dynamic shared memory (from linrec/kernel/layout.cuh)
+};
+
+/// The stages of a kernel op with traits `t` and tuning `tuning`, in launch order.
+std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning);
+
+/// Bytes of the state-passing workspace as a launch-descriptor formula ("0" for other strategies).
+std::string workspaceFormula(const KernelTraits& t, TuningAttr tuning);
+
+}  // namespace linrec::ir

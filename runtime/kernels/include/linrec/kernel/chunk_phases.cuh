@@ -1,0 +1,520 @@
+// linrec/kernel/chunk_phases.cuh: the phases of one chunk (DESIGN.md §3), shared by fused and state passing.
+//
+// One CTA handles one (sequence n, head h, V-tile) and one chunk of C tokens at a time; rows of the chunk
+// beyond the sequence end are zero (q~ = k~ = v = g = beta = 0), which makes them contribute nothing and
+// leaves b_last = b at the last valid token. Every phase is done by the whole block and is separated from
+// the next by a block barrier the caller issues (phases say what they read and write).
+//
+// Storage: q~, k~, the values (transposed, U^T [BV][C]) and the score matrices are kept in the input type
+// for bf16/fp16 (exactly what the tensor cores consume: fragments are single 32-bit loads) and in fp32 for
+// fp32 inputs; the state S and the decay cumsums are always fp32 (scalar cumsums fp64 for fp32 inputs).
+//
+// Numerics: decays stay in log space; exp(b_i - b_j) is only ever evaluated for j <= i (so it is
+// <= 1 when g <= 0). Vector decays never form exp(b_i)/exp(b_j): diagonal 16x16 blocks of the score
+// matrices use per-dimension exponent differences, off-diagonal blocks factor through the first row r of
+// the row block (q_i e^{b_i - b_r}) . (k_j e^{b_r - b_j}), both factors <= 1.
+#pragma once
+
+#include "linrec/kernel/feature_map.cuh"
+#include "linrec/kernel/layout.cuh"
+#include "linrec/kernel/mma.cuh"
+#include "linrec/kernel/tile.cuh"
+
+namespace linrec {
+namespace kern {
+
+/// Checks a Config against the kernels' constraints.
+template <class Config>
+struct ConfigTraits {
+  static constexpr int C = Config::C, BV = Config::BV, W = Config::Warps;
+  static_assert(C == 16 || C == 32 || C == 64 || C == 128, "Config::C must be 16, 32, 64 or 128");
+  static_assert(BV == 16 || BV == 32 || BV == 64 || BV == 128, "Config::BV must be 16, 32, 64 or 128");
+  static_assert(W == 2 || W == 4 || W == 8, "Config::Warps must be 2, 4 or 8");
+  static_assert(Config::BK % 16 == 0 && Config::BK > 0, "Config::BK must be a positive multiple of 16");
+  static_assert(Config::Stages >= 1, "Config::Stages must be >= 1");
+};
+
+/// Where sequence n lives: first flat token index and length.
+struct SeqRange {
+  long long bos;
+  int len;
+};
+
+LINREC_DEV SeqRange sequence_range(const FwdParams& p, int n) {
+  if (p.cu_seqlens != nullptr) {
+    const long long b = p.cu_seqlens[n];
+    return {b, (int)(p.cu_seqlens[n + 1] - b)};
+  }
+  return {(long long)n * p.T, p.T};
+}
+
+/// The block-wide state of one chunk kernel and its phases. Kind selects which regions exist.
+template <class Variant, class Config, ChunkKernel Kind>
+struct Chunk {
+  using VT = VariantTraits<Variant>;
+  using CT = ConfigTraits<Config>;
+  static constexpr int K = VT::K, V = VT::V, KF = VT::KF, R = VT::R;
+  static constexpr int C = CT::C, BV = CT::BV, W = CT::W, NT = W * 32, NB = C / 16;
+  static constexpr DType D = Config::kDType;
+  static constexpr bool kVec = VT::kVec, kHasDecay = VT::kHasDecay;
+  static constexpr bool kDelta = Variant::kDelta, kNorm = Variant::kNormalize;
+  static constexpr bool kLocal = Kind == ChunkKernel::LocalState;
+  /// Element of the operand tiles (Q, Kt, U^T, Aqk, Akk): the input type, or float for fp32 inputs.
+  using E = typename Storage<D>::type;
+  static constexpr ChunkLayout L = chunk_layout(Kind, K, KF, C, BV, W, kVec, kDelta, kNorm, (int)sizeof(E));
+  static constexpr int KFP = L.kfp, LDK = L.ld_kf, LDU = L.ld_u, LDC = L.ld_c, LDS = L.ld_s, LDG = L.ld_g;
+  /// Scalar-decay cumsums: fp64 for fp32 inputs. exp(b_i - b_j) is then exact to fp32 rounding of the
+  /// difference even when |b| is large (strong decays, long chunks): a fp32 cumsum of -300 has an ulp of
+  /// 3e-5, which would cap the fp32 path's accuracy there. Vector decays keep fp32 (smem) cumsums.
+  using Cum = typename Select<D == DType::FP32, double, float>::type;
+
+  const FwdParams& p;
+  unsigned char* const sm;
+  int n, h, v0;
+  long long bos;
+  int len;
+
+  LINREC_DEV explicit Chunk(const FwdParams& params) : p(params), sm(reinterpret_cast<unsigned char*>(dynamic_smem())) {
+    const int nh = (int)blockIdx.x;
+    n = nh / p.H;
+    h = nh - n * p.H;
+    v0 = (int)blockIdx.y * BV;
+    const SeqRange s = sequence_range(p, n);
+    bos = s.bos;
+    len = s.len;
+  }
+
+  // ---- shared-memory regions (layout.cuh)
+  LINREC_DEV float* S() const { return reinterpret_cast<float*>(sm + L.S); }
+  LINREC_DEV E* Q() const { return reinterpret_cast<E*>(sm + L.Q); }
+  LINREC_DEV E* Kt() const { return reinterpret_cast<E*>(sm + L.Kt); }
+  LINREC_DEV float* G() const { return reinterpret_cast<float*>(sm + L.G); }
+  LINREC_DEV E* U() const { return reinterpret_cast<E*>(sm + L.U); }
+  LINREC_DEV E* Aqk() const { return reinterpret_cast<E*>(sm + L.Aqk); }
+  LINREC_DEV E* Akk() const { return reinterpret_cast<E*>(sm + L.Akk); }
+  LINREC_DEV Cum* bcum() const { return reinterpret_cast<Cum*>(sm + L.b); }
+  LINREC_DEV float* gq() const { return reinterpret_cast<float*>(sm + L.gq); }
+  LINREC_DEV float* gl() const { return reinterpret_cast<float*>(sm + L.gl); }
+  LINREC_DEV float* beta() const { return reinterpret_cast<float*>(sm + L.beta); }
+  LINREC_DEV float* blast() const { return reinterpret_cast<float*>(sm + L.blast); }
+  LINREC_DEV float* den() const { return reinterpret_cast<float*>(sm + L.den); }
+  LINREC_DEV float* z() const { return reinterpret_cast<float*>(sm + L.z); }
+  LINREC_DEV float* misc() const { return reinterpret_cast<float*>(sm + L.misc); }
+
+  LINREC_DEV static float f(E x) { return to_float<D>(x); }
+  LINREC_DEV static E e(float x) { return from_float<D>(x); }
+
+  // ---- decayed operands. After scale_decay: Q holds q~ Gamma (any decay); vector decays also hold
+  // k~ Gamma in Kt (delta) and k~ exp(b_last - b) in G; scalar decays scale k~ on the fly.
+  LINREC_DEV float kw(int i, int d) const {
+    const float x = f(Kt()[i * LDK + d]);
+    if constexpr (kHasDecay && !kVec) return x * gq()[i];
+    return x;
+  }
+  LINREC_DEV float kl(int i, int d) const {
+    if constexpr (kVec) return G()[i * LDG + d];
+    const float x = f(Kt()[i * LDK + d]);
+    if constexpr (kHasDecay) return x * gl()[i];
+    return x;
+  }
+  /// log Gamma_last for key dim d (0 without decay).
+  LINREC_DEV float log_gamma_last(int d) const {
+    if constexpr (kVec) return blast()[d];
+    if constexpr (kHasDecay) return blast()[0];
+    return 0.0f;
+  }
+  /// The view of q~ Gamma (rows m0...) as an A operand, and of the state as a B operand.
+  LINREC_DEV RowsView<D> q_view(int m0) const { return RowsView<D>{Q() + m0 * LDK, LDK}; }
+  LINREC_DEV auto s_view(int n0) const {
+    const float* Sm = S() + n0;
+    return fn_b<D>([=](int k, int nn) { return Sm[k * LDS + nn]; });
+  }
+  /// U as a B operand (element (j, c) = U^T[c][j]), columns from n0.
+  LINREC_DEV ColsView<D> u_view(int n0) const { return ColsView<D>{U() + n0 * LDU, LDU}; }
+
+  // ---- phases
+
+  /// S (and z) <- the initial state for this (n, h, V-tile); rows beyond K' and columns beyond V are 0.
+  /// `base` is the offset of this (n, h)'s state, `row` its row stride.
+  LINREC_DEV void init_state(const float* src, long long base, int row, const float* zsrc, long long zbase) {
+    for (int e2 = (int)threadIdx.x; e2 < KFP * BV; e2 += NT) {
+      const int d = e2 / BV, c = e2 - d * BV;
+      float x = 0.0f;
+      if (src != nullptr && d < KF && v0 + c < V) x = src[base + (long long)d * row + v0 + c];
+      S()[d * LDS + c] = x;
+    }
+    if constexpr (kNorm && !kLocal) {
+      for (int d = (int)threadIdx.x; d < KFP; d += NT) z()[d] = (zsrc != nullptr && d < KF) ? zsrc[zbase + d] : 0.0f;
+    }
+  }
+
+  /// Writes S (rows < K', columns < V) to dst and, from V-tile 0, z to zdst.
+  LINREC_DEV void store_state(float* dst, long long base, int row, float* zdst, long long zbase) const {
+    if (dst != nullptr) {
+      for (int e2 = (int)threadIdx.x; e2 < KF * BV; e2 += NT) {
+        const int d = e2 / BV, c = e2 - d * BV;
+        if (v0 + c < V) dst[base + (long long)d * row + v0 + c] = S()[d * LDS + c];
+      }
+    }
+    if constexpr (kNorm && !kLocal) {
+      if (zdst != nullptr && blockIdx.y == 0)
+        for (int d = (int)threadIdx.x; d < KF; d += NT) zdst[zbase + d] = z()[d];
+    }
+  }
+
+  /// The TokenCtx of chunk row i (raw q/k rows in Q/Kt until load_chunk's last step replaces them).
+  LINREC_DEV TokenCtx token(int t0, int i) const {
+    return TokenCtx{Q() + i * LDK, Kt() + i * LDK, p.inputs, p.params, bos + t0 + i, h, p.H, K, D};
+  }
+
+  /// Reads the chunk's tokens [t0, t0 + rows) (rows <= C) in three barrier-separated steps, the caller
+  /// issuing the barrier after the last:
+  ///   1. raw q, k into Q, Kt (columns [0, K)) and this V-tile of v into U^T: 16-byte coalesced loads,
+  ///      many in flight per thread; rows beyond the chunk are 0;
+  ///   2. beta and the decay g (b or G) from the generated expressions, one token (or element) per
+  ///      thread, so their global loads overlap too;
+  ///   3. per token (one warp): q_pre/k_pre and the feature maps, in place over the raw rows; and the
+  ///      values scaled by beta for additive rules.
+  LINREC_DEV void load_chunk(int t0, int rows) {
+    constexpr int VE = kVecElems<D>;
+    const long long qk0 = ((bos + t0) * p.H + h) * K;
+    load_tile<D, C, K, NT, K % VE == 0, false>(p.q, qk0, (long long)p.H * K, rows, K, Q(), LDK);
+    load_tile<D, C, K, NT, K % VE == 0, false>(p.k, qk0, (long long)p.H * K, rows, K, Kt(), LDK);
+    load_tile<D, C, BV, NT, V % VE == 0, true>(p.v, ((bos + t0) * p.H + h) * V + v0, (long long)p.H * V, rows,
+                                               V - v0 < BV ? V - v0 : BV, U(), LDU);
+    block_sync();
+    for (int i = (int)threadIdx.x; i < C; i += NT) {
+      float bt = 0.0f;
+      Cum g = 0;
+      if (i < rows) {
+        const TokenCtx c = token(t0, i);
+        bt = 1.0f;
+        if constexpr (Variant::kHasBeta) bt = Variant::beta(c);
+        if constexpr (kHasDecay && !kVec) g = Variant::decay(c, 0);
+      }
+      beta()[i] = bt;
+      bcum()[i] = g;
+    }
+    if constexpr (kVec) {
+      constexpr int TOTAL = C * KFP, BATCH = 8;
+#pragma unroll 1
+      for (int base = 0; base < TOTAL; base += NT * BATCH) {
+        float g[BATCH];
+#pragma unroll
+        for (int b = 0; b < BATCH; ++b) {
+          const int e2 = base + b * NT + (int)threadIdx.x, i = e2 / KFP, d = e2 - i * KFP;
+          g[b] = (e2 < TOTAL && i < rows && d < KF) ? Variant::decay(token(t0, i), d) : 0.0f;
+        }
+#pragma unroll
+        for (int b = 0; b < BATCH; ++b) {
+          const int e2 = base + b * NT + (int)threadIdx.x, i = e2 / KFP, d = e2 - i * KFP;
+          if (e2 < TOTAL) G()[i * LDG + d] = g[b];
+        }
+      }
+    }
+    block_sync();
+    const int lane = lane_id();
+    for (int i = warp_id(); i < C; i += W) {
+      E* qrow = Q() + i * LDK;
+      E* krow = Kt() + i * LDK;
+      if (i < rows) {
+        float xq[R], xk[R];
+        eval_pre<Variant, R>(token(t0, i), xq, xk);
+        warp_sync();  // every lane has read the raw rows before they are overwritten
+        feature_map_row<Variant::kQMap, K, KF, KFP, R, D>(xq, qrow);
+        feature_map_row<Variant::kKMap, K, KF, KFP, R, D>(xk, krow);
+      } else {
+        for (int d = lane; d < KFP; d += 32) {
+          qrow[d] = e(0.0f);
+          krow[d] = e(0.0f);
+        }
+      }
+    }
+    if constexpr (!kDelta) {
+      for (int e2 = (int)threadIdx.x; e2 < BV * C; e2 += NT) {
+        const int c = e2 / C, i = e2 - c * C;
+        U()[c * LDU + i] = e(beta()[i] * f(U()[c * LDU + i]));
+      }
+    }
+  }
+
+  /// In-chunk cumulative sum of g (sequential order per column, as the recurrence adds them), b_last, and
+  /// for scalar decays the row factors exp(b_i) and exp(b_last - b_i).
+  LINREC_DEV void cumsum() {
+    if constexpr (kVec) {
+      for (int d = (int)threadIdx.x; d < KFP; d += NT) {
+        float s = 0.0f;
+#pragma unroll 4
+        for (int i = 0; i < C; ++i) {
+          s += G()[i * LDG + d];
+          G()[i * LDG + d] = s;
+        }
+        blast()[d] = s;
+      }
+    } else if constexpr (kHasDecay) {
+      if (warp_id() == 0) {
+        constexpr int EPL = C < 32 ? 1 : C / 32;  // consecutive entries per lane
+        const int lane = lane_id();
+        Cum v[EPL], s = 0;
+#pragma unroll
+        for (int j = 0; j < EPL; ++j) {
+          const int i = lane * EPL + j;
+          s += i < C ? bcum()[i] : Cum(0);
+          v[j] = s;
+        }
+        const Cum before = warp_inclusive_scan(s) - s;
+#pragma unroll
+        for (int j = 0; j < EPL; ++j) {
+          const int i = lane * EPL + j;
+          if (i < C) bcum()[i] = before + v[j];
+        }
+        warp_sync();
+        const Cum last = bcum()[C - 1];
+        for (int i = lane; i < C; i += 32) {
+          const Cum bi = bcum()[i];
+          gq()[i] = kexp<D>((float)bi);
+          gl()[i] = kexp<D>((float)(last - bi));
+        }
+        if (lane == 0) blast()[0] = (float)last;
+      }
+    }
+  }
+
+  /// Per-dimension scores of a diagonal 16x16 block under vector decay (exact fp32, one warp):
+  /// Aqk[i][j] = sum_d q_id k_jd e^{b_id - b_jd} (j <= i), Akk[i][j] = beta_i sum_d k_id k_jd e^{...} (j < i).
+  LINREC_DEV void diag_scores_vector(int I) {
+    const int lane = lane_id(), r0 = 16 * I;
+    // 136 lower-triangle entries, enumerated row by row so lanes stay busy.
+    for (int t = lane; t < 136; t += 32) {
+      int m = (int)((sqrtf(8.0f * t + 1.0f) - 1.0f) * 0.5f);
+      if ((m + 1) * (m + 2) / 2 <= t) ++m;
+      if (m * (m + 1) / 2 > t) --m;
+      const int jn = t - m * (m + 1) / 2;
+      const int i = r0 + m, j = r0 + jn;
+      const float* gi = G() + i * LDG;
+      const float* gj = G() + j * LDG;
+      const E* qi = Q() + i * LDK;
+      const E* ki = Kt() + i * LDK;
+      const E* kj = Kt() + j * LDK;
+      float sq = 0.0f, sk = 0.0f;
+      for (int d = 0; d < KF; ++d) {
+        const float x = f(kj[d]) * kexp<D>(gi[d] - gj[d]);
+        sq = fmaf(f(qi[d]), x, sq);
+        if constexpr (kDelta) sk = fmaf(f(ki[d]), x, sk);
+      }
+      Aqk()[i * LDC + j] = e(sq);
+      if constexpr (kDelta) Akk()[i * LDC + j] = e(jn < m ? beta()[i] * sk : 0.0f);
+    }
+    for (int t = lane; t < 256; t += 32) {
+      const int m = t >> 4, jn = t & 15;
+      if (jn > m) {
+        Aqk()[(r0 + m) * LDC + r0 + jn] = e(0.0f);
+        if constexpr (kDelta) Akk()[(r0 + m) * LDC + r0 + jn] = e(0.0f);
+      }
+    }
+  }
+
+  /// Scores Aqk (lower incl. diagonal, decay applied) and, for delta rules, Akk (strictly lower, times
+  /// beta_i): one warp per 16x16 block; blocks above the diagonal are zeroed. Reads Q, Kt, G/b, beta.
+  LINREC_DEV void scores() {
+    const int lane = lane_id();
+    for (int pr = warp_id(); pr < NB * NB; pr += W) {
+      const int I = pr / NB, J = pr - I * NB;
+      const int r = 16 * I;
+      if (J > I) {
+        for (int t = lane; t < 256; t += 32) {
+          Aqk()[(r + (t >> 4)) * LDC + 16 * J + (t & 15)] = e(0.0f);
+          if constexpr (kDelta) Akk()[(r + (t >> 4)) * LDC + 16 * J + (t & 15)] = e(0.0f);
+        }
+        continue;
+      }
+      WarpAcc<1, 2> aq, ak;
+      aq.zero();
+      ak.zero();
+      if constexpr (kVec) {
+        if (I == J) {
+          diag_scores_vector(I);
+          continue;
+        }
+        // Off-diagonal blocks factor through row r: (x_i e^{b_i - b_r}) . (k_j e^{b_r - b_j}).
+        const E* Qm = Q();
+        const E* Km = Kt();
+        const float* Gm = G();
+        const auto bk = fn_b<D>([=](int k, int nn) {
+          const int j = 16 * J + nn;
+          return f(Km[j * LDK + k]) * kexp<D>(Gm[r * LDG + k] - Gm[j * LDG + k]);
+        });
+        warp_gemm<D>(aq, 0, KFP, fn_a<D>([=](int m, int k) {
+                       return f(Qm[(r + m) * LDK + k]) * kexp<D>(Gm[(r + m) * LDG + k] - Gm[r * LDG + k]);
+                     }),
+                     bk);
+        if constexpr (kDelta)
+          warp_gemm<D>(ak, 0, KFP, fn_a<D>([=](int m, int k) {
+                         return f(Km[(r + m) * LDK + k]) * kexp<D>(Gm[(r + m) * LDG + k] - Gm[r * LDG + k]);
+                       }),
+                       bk);
+      } else {
+        const ColsView<D> bk{Kt() + 16 * J * LDK, LDK};
+        warp_gemm<D>(aq, 0, KFP, RowsView<D>{Q() + r * LDK, LDK}, bk);
+        if constexpr (kDelta) warp_gemm<D>(ak, 0, KFP, RowsView<D>{Kt() + r * LDK, LDK}, bk);
+      }
+      aq.for_each([&](int m, int nn, float& v) {
+        const int i = r + m, j = 16 * J + nn;
+        float x = v;
+        if constexpr (kHasDecay && !kVec) x *= kexp<D>((float)(bcum()[i] - bcum()[j]));
+        Aqk()[i * LDC + j] = e((I == J && nn > m) ? 0.0f : x);
+      });
+      if constexpr (kDelta) {
+        ak.for_each([&](int m, int nn, float& v) {
+          const int i = r + m, j = 16 * J + nn;
+          float x = v * beta()[i];
+          if constexpr (kHasDecay && !kVec) x *= kexp<D>((float)(bcum()[i] - bcum()[j]));
+          Akk()[i * LDC + j] = e((I == J && nn >= m) ? 0.0f : x);
+        });
+      }
+    }
+  }
+
+  /// Applies the decays in place: Q <- q~ Gamma (scalar and vector decays); vector decays also
+  /// G <- k~ exp(b_last - b) and (delta) Kt <- k~ Gamma.
+  LINREC_DEV void scale_decay() {
+    for (int t = (int)threadIdx.x; t < C * KFP; t += NT) {
+      const int i = t / KFP, d = t - i * KFP;
+      E* q = Q() + i * LDK + d;
+      if constexpr (kVec) {
+        const float bb = G()[i * LDG + d];
+        if constexpr (!kLocal) *q = e(f(*q) * kexp<D>(bb));
+        const float kk = f(Kt()[i * LDK + d]);
+        G()[i * LDG + d] = kk * kexp<D>(blast()[d] - bb);
+        if constexpr (kDelta) Kt()[i * LDK + d] = e(kk * kexp<D>(bb));
+      } else if constexpr (kHasDecay && !kLocal) {
+        *q = e(f(*q) * gq()[i]);
+      }
+    }
+  }
+
+  /// Delta rule, first half of U: U <- X = diag(beta) (V - (k~ Gamma) S). Reads Kt/gq, S; writes U.
+  LINREC_DEV void delta_rhs() {
+    constexpr TileShape ts = pick_tile(C, BV, W);
+    for_each_warp_tile<C, BV, ts.MT, ts.NT, W>([&](int m0, int n0) {
+      WarpAcc<ts.MT, ts.NT> acc;
+      acc.zero();
+      if constexpr (kHasDecay && !kVec) {
+        warp_gemm<D>(acc, 0, KFP, fn_a<D>([=](int m, int k) { return kw(m0 + m, k); }), s_view(n0));
+      } else {
+        warp_gemm<D>(acc, 0, KFP, RowsView<D>{Kt() + m0 * LDK, LDK}, s_view(n0));
+      }
+      acc.for_each([&](int m, int nn, float& v) {
+        const int i = m0 + m, c = n0 + nn;
+        E* u = U() + c * LDU + i;
+        *u = e(beta()[i] * (f(*u) - v));
+      });
+    });
+  }
+
+  /// Delta rule, second half: U <- (I + Akk)^-1 X by forward substitution over 16-row blocks (the
+  /// off-diagonal part as a matrix product, the diagonal block one column per thread). Ends with a barrier.
+  LINREC_DEV void delta_solve() {
+    constexpr TileShape ts = pick_tile(16, BV, W);
+    for (int I = 0; I < NB; ++I) {
+      const int r = 16 * I;
+      if (I > 0) {
+        for_each_warp_tile<16, BV, 1, ts.NT, W>([&](int m0, int n0) {
+          WarpAcc<1, ts.NT> acc;
+          acc.zero();
+          warp_gemm<D>(acc, 0, r, RowsView<D>{Akk() + r * LDC, LDC}, u_view(n0));
+          acc.for_each([&](int m, int nn, float& v) {
+            E* u = U() + (n0 + nn) * LDU + r + m;
+            *u = e(f(*u) - v);
+          });
+        });
+        block_sync();
+      }
+      for (int c = (int)threadIdx.x; c < BV; c += NT) {
+        E* col = U() + c * LDU + r;
+        float u[16];
+#pragma unroll
+        for (int m = 0; m < 16; ++m) u[m] = f(col[m]);
+#pragma unroll
+        for (int m = 1; m < 16; ++m) {
+          const E* a = Akk() + (r + m) * LDC + r;
+          float s = u[m];
+#pragma unroll
+          for (int j = 0; j < m; ++j) s = fmaf(-f(a[j]), u[j], s);
+          u[m] = s;
+        }
+#pragma unroll
+        for (int m = 0; m < 16; ++m) col[m] = e(u[m]);
+      }
+      block_sync();
+    }
+  }
+
+  /// Normalizer: den_i = scale (q~_i Gamma_i . z + sum_{j<=i} Aqk[i][j]) + eps. One warp per row.
+  LINREC_DEV void denominators() {
+    if constexpr (kNorm && !kLocal) {
+      const int lane = lane_id();
+      for (int i = warp_id(); i < C; i += W) {
+        float s = 0.0f;
+        for (int d = lane; d < KFP; d += 32) s = fmaf(f(Q()[i * LDK + d]), z()[d], s);
+        for (int j = lane; j <= i; j += 32) s += f(Aqk()[i * LDC + j]);
+        s = warp_sum(s);
+        if (lane == 0) den()[i] = p.scale * s + Variant::kNormEps;
+      }
+    }
+  }
+
+  /// o = scale (q~ Gamma S + Aqk U) (/ den) for the chunk's valid rows, written in the input dtype.
+  LINREC_DEV void outputs(int t0, int rows) {
+    constexpr TileShape ts = pick_tile(C, BV, W);
+    for_each_warp_tile<C, BV, ts.MT, ts.NT, W>([&](int m0, int n0) {
+      WarpAcc<ts.MT, ts.NT> acc;
+      acc.zero();
+      warp_gemm<D>(acc, 0, KFP, q_view(m0), s_view(n0));
+      warp_gemm<D>(acc, 0, m0 + 16 * ts.MT, RowsView<D>{Aqk() + m0 * LDC, LDC}, u_view(n0));
+      acc.for_each([&](int m, int nn, float& v) {
+        const int i = m0 + m, c = n0 + nn;
+        if (i < rows && v0 + c < V) {
+          float o = p.scale * v;
+          if constexpr (kNorm) o /= den()[i];
+          store_elem<D>(p.o, ((bos + t0 + i) * p.H + h) * V + v0 + c, o);
+        }
+      });
+    });
+  }
+
+  /// (k~ exp(b_last - b))^T U for the warp tile (m0, n0) of the K'p x BV state update.
+  template <class Acc>
+  LINREC_DEV void state_increment(Acc& acc, int m0, int n0) const {
+    warp_gemm<D>(acc, 0, C, fn_a<D>([=](int m, int k) { return kl(k, m0 + m); }), u_view(n0));
+  }
+
+  /// S <- Gamma_last S + (k~ exp(b_last - b))^T U and z <- Gamma_last z + sum_j k~_j exp(b_last - b_j).
+  LINREC_DEV void update_state() {
+    constexpr TileShape ts = pick_tile(KFP, BV, W);
+    for_each_warp_tile<KFP, BV, ts.MT, ts.NT, W>([&](int m0, int n0) {
+      WarpAcc<ts.MT, ts.NT> acc;
+      acc.zero();
+      state_increment(acc, m0, n0);
+      acc.for_each([&](int m, int nn, float& v) {
+        const int d = m0 + m, c = n0 + nn;
+        float* s = S() + d * LDS + c;
+        if constexpr (kHasDecay) {
+          *s = kexp<D>(log_gamma_last(d)) * *s + v;
+        } else {
+          *s += v;
+        }
+      });
+    });
+    if constexpr (kNorm && !kLocal) {
+      for (int d = (int)threadIdx.x; d < KFP; d += NT) {
+        float s = 0.0f;
+        for (int j = 0; j < C; ++j) s += kl(j, d);
+        z()[d] = (kHasDecay ? kexp<D>(log_gamma_last(d)) : 1.0f) * z()[d] + s;
+      }
+    }
+  }
+};
+
+}  // namespace kern
+}  // namespace linrec

@@ -1,0 +1,175 @@
+// linrec/kernel/layout.cuh: shared-memory and workspace layouts as constexpr integer math, for kernels and host code.
+//
+// The kernels carve their dynamic shared memory with these functions, and the host (codegen's launch
+// descriptor, the runtime's launcher, the tuner's pruning) computes the byte counts with the very same
+// functions: this header has no device code and compiles as plain C++17 (include it from host code).
+#pragma once
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define LINREC_HD __host__ __device__
+#else
+#define LINREC_HD
+#endif
+
+namespace linrec {
+namespace kern {
+
+/// x rounded up to a multiple of m.
+LINREC_HD constexpr int round_up(int x, int m) {
+  return (x + m - 1) / m * m;
+}
+/// ceil(a / b) for positive b.
+LINREC_HD constexpr int ceil_div(int a, int b) {
+  return (a + b - 1) / b;
+}
+
+/// K' padded for the tensor-core k loop (zeros beyond K').
+LINREC_HD constexpr int padded_feature_width(int KF) {
+  return round_up(KF, 16);
+}
+
+/// Row stride (elements) of an on-chip tile whose rows hold n elements of `elem_bytes` bytes: 16 bytes of
+/// padding keeps rows 16-byte aligned and makes the stride an odd multiple of 16 bytes for the usual
+/// widths, which puts the 8 rows an mma fragment (or a SIMT micro-tile column) reads in distinct banks.
+LINREC_HD constexpr int smem_row_stride(int n, int elem_bytes = 4) {
+  return n + 16 / elem_bytes;
+}
+
+/// What a chunk kernel keeps on chip: byte offsets from the dynamic shared memory base, each region
+/// 16-byte aligned; regions a kernel does not need have size 0. "E" tiles hold elements of the input
+/// type for bf16/fp16 (the tensor cores read them as they are) and floats for fp32; the state, the decay
+/// cumsums and the small vectors are always fp32 (b: fp64).
+struct ChunkLayout {
+  int kfp = 0;    ///< K' padded to 16
+  int eb = 4;     ///< bytes per E element (4: fp32 inputs, 2: bf16/fp16)
+  int ld_kf = 0;  ///< row stride (E elements) of Q, Kt [C][K'p]
+  int ld_u = 0;   ///< row stride (E elements) of U^T [BV][C]
+  int ld_c = 0;   ///< row stride (E elements) of Aqk, Akk [C][C]
+  int ld_s = 0;   ///< row stride (floats) of S [K'p][BV]
+  int ld_g = 0;   ///< row stride (floats) of G [C][K'p]
+  int S = 0;      ///< state tile [K'p][BV] fp32
+  int Q = 0;      ///< raw q, then q~, then q~ Gamma [C][K'p] E
+  int Kt = 0;     ///< raw k, then k~ (delta: then k~ Gamma) [C][K'p] E
+  int G = 0;      ///< vector decay: g, its cumsum b, then k~ exp(b_last - b) [C][K'p] fp32
+  int U = 0;      ///< values, transposed [BV][C] E: beta v (additive) or v -> X -> U (delta)
+  int Aqk = 0;    ///< intra-chunk scores (q~ k~^T (.) decay), lower incl. diagonal [C][C] E
+  int Akk = 0;    ///< delta: beta_i (k~_i k~_j^T (.) decay), strictly lower [C][C] E
+  int b = 0;      ///< scalar decay: in-chunk cumsum of g [C] (fp64 for fp32 inputs, else fp32)
+  int gq = 0;     ///< scalar decay: exp(b_i) [C] fp32
+  int gl = 0;     ///< scalar decay: exp(b_last - b_i) [C] fp32
+  int beta = 0;   ///< beta [C] fp32 (0 beyond the chunk's valid rows)
+  int blast = 0;  ///< b_last per key dim [K'p] fp32 (scalar decay: entry 0)
+  int den = 0;    ///< normalizer: the readout denominators [C] fp32
+  int z = 0;      ///< normalizer: z entering the chunk [K'p] fp32
+  int misc = 0;   ///< 32 floats for block reductions and broadcast scalars
+  int total = 0;  ///< bytes
+  LINREC_HD constexpr int bytes() const { return total; }
+};
+
+/// Which chunk kernel a layout is for.
+enum class ChunkKernel : int {
+  Fused = 0,       ///< chunk_fwd_fused: everything
+  LocalState = 1,  ///< state passing stage 1: q/k rows, decay, values (no S, no scores)
+  Output = 2,      ///< state passing stage 3: as fused without the delta-only regions
+};
+
+/// The layout of one chunk kernel. K: input key width; KF: feature width K'; C, BV, warps from Config;
+/// elem_bytes: 2 for bf16/fp16 inputs, 4 for fp32 (the default over-estimates for 16-bit inputs, which is
+/// safe: a launch may always pass more dynamic shared memory than the kernel uses).
+LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, int C, int BV, int warps,
+                                             bool vector_decay, bool delta, bool normalize, int elem_bytes = 4) {
+  ChunkLayout l{};
+  const int eb = elem_bytes == 2 ? 2 : 4;
+  l.eb = eb;
+  l.kfp = padded_feature_width(KF);
+  l.ld_kf = smem_row_stride(l.kfp, eb);
+  l.ld_u = smem_row_stride(C, eb);
+  l.ld_c = smem_row_stride(C, eb);
+  l.ld_s = smem_row_stride(BV);
+  l.ld_g = smem_row_stride(l.kfp);
+  const bool fused = kind == ChunkKernel::Fused;
+  const bool local = kind == ChunkKernel::LocalState;
+  int at = 0;
+  auto take = [&at](int nbytes) {
+    const int off = at;
+    at += round_up(nbytes, 16);
+    return off;
+  };
+  l.S = take(local ? 0 : 4 * l.kfp * l.ld_s);
+  l.Q = take(eb * C * l.ld_kf);  // stage 1 too: gate expressions may read the raw q
+  l.Kt = take(eb * C * l.ld_kf);
+  l.G = take(vector_decay ? 4 * C * l.ld_g : 0);
+  l.U = take(eb * BV * l.ld_u);
+  l.Aqk = take(local ? 0 : eb * C * l.ld_c);
+  l.Akk = take(fused && delta ? eb * C * l.ld_c : 0);
+  l.b = take(8 * C);
+  l.gq = take(4 * C);
+  l.gl = take(4 * C);
+  l.beta = take(4 * C);
+  l.blast = take(4 * l.kfp);
+  l.den = take(normalize && !local ? 4 * C : 0);
+  l.z = take(normalize && !local ? 4 * l.kfp : 0);
+  l.misc = take(4 * 32);
+  l.total = at;
+  (void)warps;
+  return l;
+}
+
+/// Dynamic shared memory bytes of chunk_fwd_fused (elem_bytes as for chunk_layout).
+LINREC_HD constexpr int fused_smem_bytes(int K, int KF, int C, int BV, int warps, bool vector_decay, bool delta,
+                                         bool normalize, int elem_bytes = 4) {
+  return chunk_layout(ChunkKernel::Fused, K, KF, C, BV, warps, vector_decay, delta, normalize, elem_bytes).bytes();
+}
+
+/// Where the state-passing workspace FwdParams::ws keeps what (offsets in floats). nct = num_chunks_total;
+/// gc = global chunk index = (chunks of the sequences before this one) + chunk index within the sequence.
+///   states [nct][H][K'][V]: stage 1 writes the chunk's local contribution H_c; stage 2 overwrites it with
+///                           the state entering the chunk.
+///   decays [nct][H][K']   : b_last = log Gamma_last per key dim (scalar decays repeat one value; 0 without
+///                           decay), written by stage 1.
+///   zs     [nct][H][K']   : normalizer only: stage 1 writes sum_j k~_j exp(b_last - b_j); stage 2
+///                           overwrites it with the normalizer state entering the chunk.
+struct StatePassingWs {
+  long long states = 0, decays = 0, zs = 0, floats = 0;
+  LINREC_HD constexpr long long bytes() const { return floats * 4; }
+};
+
+/// The workspace layout for nct chunks in total.
+LINREC_HD constexpr StatePassingWs state_passing_ws(long long nct, int H, int KF, int V, bool normalize) {
+  StatePassingWs w{};
+  w.states = 0;
+  w.decays = nct * H * KF * (long long)V;
+  w.zs = w.decays + nct * H * KF;
+  w.floats = w.zs + (normalize ? nct * H * KF : 0);
+  return w;
+}
+
+/// What decode_step keeps on chip (offsets in floats): q~, k~, the per-dim decay factors, one warp's raw
+/// q/k rows, the cross-row-group partial sums (two per state element column handled by a thread group of
+/// four columns: 2 * 4 * threads floats) and 32 floats for scalars.
+struct DecodeLayout {
+  int qf = 0, kf = 0, alpha = 0, scratch = 0, red = 0, misc = 0, floats = 0;
+  LINREC_HD constexpr int bytes() const { return floats * 4; }
+};
+
+/// The layout of decode_step. K: input key width; KF: feature width; warps from Config.
+LINREC_HD constexpr DecodeLayout decode_layout(int K, int KF, int warps) {
+  DecodeLayout l{};
+  const int kfp = round_up(padded_feature_width(KF), 4);
+  l.qf = 0;
+  l.kf = l.qf + kfp;
+  l.alpha = l.kf + kfp;
+  l.scratch = l.alpha + kfp;
+  l.red = l.scratch + 2 * round_up(K, 32);
+  l.misc = l.red + 2 * 4 * warps * 32;
+  l.floats = l.misc + 32;
+  return l;
+}
+
+/// Dynamic shared memory bytes of decode_step.
+LINREC_HD constexpr int decode_smem_bytes(int K, int KF, int warps) {
+  return decode_layout(K, KF, warps).bytes();
+}
+
+}  // namespace kern
+}  // namespace linrec

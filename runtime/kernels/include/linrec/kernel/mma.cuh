@@ -1,0 +1,196 @@
+// linrec/kernel/mma.cuh: warp-tile matrix products: mma.sync m16n8k16 (bf16/fp16, fp32 accumulate) or fp32 FMA.
+//
+// A warp owns an output tile of (16*MT) x (8*NT) in the m16n8 accumulator layout; both the tensor-core and
+// the SIMT path use that layout, so epilogues are shared. Operands come through views: an A-view gives
+// a(m, k) as float (m local to the tile) and a.pair(m, k), the 32-bit register of elements (m, k), (m, k+1)
+// in the input type; a B-view gives b(k, n) and b.pair(k, n) for (k, n), (k+1, n). Views over tiles stored
+// contiguously along k (RowsView, ColsView) load a pair with one 32-bit shared-memory access and no
+// conversion; FnA/FnB views compute elements (decay factors applied on the fly) and pack them. The SIMT
+// path is plain fp32 FMA (no TF32): it is the fp32 inputs' path.
+#pragma once
+
+#include "linrec/kernel/dtype.cuh"
+#include "linrec/kernel/warp.cuh"
+
+namespace linrec {
+namespace kern {
+
+/// Accumulators of one warp tile (16*MT) x (8*NT). Lane l holds, for each m16n8 sub-tile (mt, nt),
+/// elements r = 0..3 at row mt*16 + l/4 + 8*(r/2), column nt*8 + 2*(l%4) + r%2.
+template <int MT, int NT>
+struct WarpAcc {
+  float c[MT][NT][4];
+
+  LINREC_DEV void zero() {
+#pragma unroll
+    for (int i = 0; i < MT; ++i)
+#pragma unroll
+      for (int j = 0; j < NT; ++j)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) c[i][j][r] = 0.0f;
+  }
+
+  /// Calls f(m, n, value&) for every element this lane holds (tile-local coordinates).
+  template <class F>
+  LINREC_DEV void for_each(F&& f) {
+    const int g = lane_id() >> 2, t = lane_id() & 3;
+#pragma unroll
+    for (int i = 0; i < MT; ++i)
+#pragma unroll
+      for (int j = 0; j < NT; ++j)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) f(i * 16 + g + 8 * (r >> 1), j * 8 + 2 * t + (r & 1), c[i][j][r]);
+  }
+};
+
+/// A-operand view of a row-major tile: element (m, k) = p[m * ld + k]; ld and k even for pair().
+template <DType D>
+struct RowsView {
+  const typename Storage<D>::type* p;
+  int ld;
+  LINREC_DEV float operator()(int m, int k) const { return to_float<D>(p[m * ld + k]); }
+  LINREC_DEV unsigned pair(int m, int k) const { return *reinterpret_cast<const unsigned*>(p + m * ld + k); }
+};
+
+/// B-operand view of a tile stored by columns: element (k, n) = p[n * ld + k]; ld and k even for pair().
+template <DType D>
+struct ColsView {
+  const typename Storage<D>::type* p;
+  int ld;
+  LINREC_DEV float operator()(int k, int n) const { return to_float<D>(p[n * ld + k]); }
+  LINREC_DEV unsigned pair(int k, int n) const { return *reinterpret_cast<const unsigned*>(p + n * ld + k); }
+};
+
+/// A-operand view computing element (m, k) = f(m, k).
+template <DType D, class F>
+struct FnA {
+  F f;
+  LINREC_DEV float operator()(int m, int k) const { return f(m, k); }
+  LINREC_DEV unsigned pair(int m, int k) const { return pack2<D>(f(m, k), f(m, k + 1)); }
+};
+template <DType D, class F>
+LINREC_DEV FnA<D, F> fn_a(F f) {
+  return FnA<D, F>{f};
+}
+
+/// B-operand view computing element (k, n) = f(k, n).
+template <DType D, class F>
+struct FnB {
+  F f;
+  LINREC_DEV float operator()(int k, int n) const { return f(k, n); }
+  LINREC_DEV unsigned pair(int k, int n) const { return pack2<D>(f(k, n), f(k + 1, n)); }
+};
+template <DType D, class F>
+LINREC_DEV FnB<D, F> fn_b(F f) {
+  return FnB<D, F>{f};
+}
+
+#ifdef LINREC_KERNEL_EMULATION
+/// d += a * b for one m16n8k16 tile (emulator: gathers the warp's fragments).
+template <DType D>
+LINREC_DEV void mma_m16n8k16(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+  linrec_emu_mma_m16n8k16(d, a, b, D == DType::BF16);
+}
+#else
+/// d += a * b for one m16n8k16 tile: A row-major 16x16, B column-major 16x8, fp32 accumulate.
+template <DType D>
+LINREC_DEV void mma_m16n8k16(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+  if constexpr (D == DType::BF16) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  }
+}
+#endif
+
+/// acc += A[:, kb:ke] * B[kb:ke, :] for the warp's tile. With the tensor cores (D != FP32) kb and ke must be
+/// multiples of 16 and the views must give 0 wherever the operand is padding.
+template <DType D, int MT, int NT, class VA, class VB>
+LINREC_DEV void warp_gemm(WarpAcc<MT, NT>& acc, int kb, int ke, const VA& a, const VB& b) {
+  const int g = lane_id() >> 2, t = lane_id() & 3;
+  if constexpr (D == DType::FP32) {
+#pragma unroll 4
+    for (int k = kb; k < ke; ++k) {
+      float av[MT][2], bv[NT][2];
+#pragma unroll
+      for (int i = 0; i < MT; ++i) {
+        av[i][0] = a(i * 16 + g, k);
+        av[i][1] = a(i * 16 + g + 8, k);
+      }
+#pragma unroll
+      for (int j = 0; j < NT; ++j) {
+        bv[j][0] = b(k, j * 8 + 2 * t);
+        bv[j][1] = b(k, j * 8 + 2 * t + 1);
+      }
+#pragma unroll
+      for (int i = 0; i < MT; ++i)
+#pragma unroll
+        for (int j = 0; j < NT; ++j)
+#pragma unroll
+          for (int r = 0; r < 4; ++r) acc.c[i][j][r] = fmaf(av[i][r >> 1], bv[j][r & 1], acc.c[i][j][r]);
+    }
+  } else {
+#pragma unroll 1
+    for (int k0 = kb; k0 < ke; k0 += 16) {
+      unsigned af[MT][4], bf[NT][2];
+      const int k = k0 + 2 * t;
+#pragma unroll
+      for (int i = 0; i < MT; ++i) {
+        const int m = i * 16 + g;
+        af[i][0] = a.pair(m, k);
+        af[i][1] = a.pair(m + 8, k);
+        af[i][2] = a.pair(m, k + 8);
+        af[i][3] = a.pair(m + 8, k + 8);
+      }
+#pragma unroll
+      for (int j = 0; j < NT; ++j) {
+        const int n = j * 8 + g;
+        bf[j][0] = b.pair(k, n);
+        bf[j][1] = b.pair(k + 8, n);
+      }
+#pragma unroll
+      for (int i = 0; i < MT; ++i)
+#pragma unroll
+        for (int j = 0; j < NT; ++j) mma_m16n8k16<D>(acc.c[i][j], af[i], bf[j]);
+    }
+  }
+}
+
+/// A warp-tile shape for an M x N output shared by `warps` warps: the largest of 32x32, 32x16, 16x32,
+/// 16x16, 16x8 that divides the output and still gives every warp a tile, else the smallest that divides.
+struct TileShape {
+  int MT, NT;
+};
+LINREC_HD constexpr TileShape pick_tile(int M, int N, int warps) {
+  constexpr int cand[5][2] = {{2, 4}, {2, 2}, {1, 4}, {1, 2}, {1, 1}};
+  for (int i = 0; i < 5; ++i) {
+    const int wm = 16 * cand[i][0], wn = 8 * cand[i][1];
+    if (M % wm == 0 && N % wn == 0 && (M / wm) * (N / wn) >= warps) return {cand[i][0], cand[i][1]};
+  }
+  for (int i = 4; i >= 0; --i) {
+    const int wm = 16 * cand[i][0], wn = 8 * cand[i][1];
+    if (M % wm == 0 && N % wn == 0) return {cand[i][0], cand[i][1]};
+  }
+  return {1, 1};
+}
+
+/// Calls f(m0, n0) for each (16*MT) x (8*NT) tile of an M x N output this warp owns (round robin).
+template <int M, int N, int MT, int NT, int Warps, class F>
+LINREC_DEV void for_each_warp_tile(F&& f) {
+  static_assert(M % (16 * MT) == 0 && N % (8 * NT) == 0, "warp tile must divide the output");
+  constexpr int tiles_n = N / (8 * NT);
+  constexpr int tiles = (M / (16 * MT)) * tiles_n;
+#pragma unroll 1
+  for (int w = warp_id(); w < tiles; w += Warps) f((w / tiles_n) * 16 * MT, (w % tiles_n) * 8 * NT);
+}
+
+}  // namespace kern
+}  // namespace linrec

@@ -1,0 +1,84 @@
+// linrec/kernel/tile.cuh: block-wide tile loads from global memory into shared-memory tiles (16-byte, many in flight).
+#pragma once
+
+#include "linrec/kernel/dtype.cuh"
+#include "linrec/kernel/warp.cuh"
+
+namespace linrec {
+namespace kern {
+
+/// Elements of D in one 16-byte vector.
+template <DType D>
+constexpr int kVecElems = D == DType::FP32 ? 4 : 8;
+
+/// Loads a ROWS x COLS tile of a row-major global tensor of D (element (r, c) at off0 + r * rs + c) into
+/// shared memory as stored elements (no conversion): dst[r * ld + c], or dst[c * ld + r] when kTransposed.
+/// All NT threads take part; rows >= rows_valid and columns >= cols_valid read as 0.
+/// kVec16: the caller guarantees 16-byte alignment (off0, rs, COLS and cols_valid multiples of
+/// kVecElems<D>; ld * sizeof(element) a multiple of 16 unless kTransposed); then every global load is 16
+/// bytes and each thread keeps up to 8 in flight before it stores anything, which hides the latency.
+template <DType D, int ROWS, int COLS, int NT, bool kVec16, bool kTransposed>
+LINREC_DEV void load_tile(const void* src, long long off0, long long rs, int rows_valid, int cols_valid,
+                          typename Storage<D>::type* dst, int ld) {
+  using E = typename Storage<D>::type;
+  constexpr int VE = kVec16 ? kVecElems<D> : 1;
+  static_assert(COLS % VE == 0, "load_tile: COLS must be a multiple of the vector width");
+  constexpr int PR = COLS / VE;  // vectors per row
+  constexpr int TOTAL = ROWS * PR;
+  constexpr int BATCH = 8;
+  const int tid = (int)threadIdx.x;
+  const E* s = static_cast<const E*>(src);
+#pragma unroll 1
+  for (int base = 0; base < TOTAL; base += NT * BATCH) {
+    if constexpr (kVec16) {
+      uint4 raw[BATCH];
+#pragma unroll
+      for (int b = 0; b < BATCH; ++b) {
+        const int e = base + b * NT + tid;
+        const int r = e / PR, c = (e - r * PR) * VE;
+        raw[b] = make_uint4(0u, 0u, 0u, 0u);
+        if (e < TOTAL && r < rows_valid && c < cols_valid)
+          raw[b] = *reinterpret_cast<const uint4*>(s + off0 + r * rs + c);
+      }
+#pragma unroll
+      for (int b = 0; b < BATCH; ++b) {
+        const int e = base + b * NT + tid;
+        if (e < TOTAL) {
+          const int r = e / PR, c = (e - r * PR) * VE;
+          if constexpr (kTransposed) {
+            const unsigned w[4] = {raw[b].x, raw[b].y, raw[b].z, raw[b].w};
+#pragma unroll
+            for (int j = 0; j < VE; ++j) {
+              if constexpr (D == DType::FP32) {
+                dst[(c + j) * ld + r] = __uint_as_float(w[j]);
+              } else {
+                dst[(c + j) * ld + r] = (E)((j & 1) ? (w[j >> 1] >> 16) : (w[j >> 1] & 0xffffu));
+              }
+            }
+          } else {
+            *reinterpret_cast<uint4*>(dst + r * ld + c) = raw[b];
+          }
+        }
+      }
+    } else {
+      E raw[BATCH];
+#pragma unroll
+      for (int b = 0; b < BATCH; ++b) {
+        const int e = base + b * NT + tid;
+        const int r = e / COLS, c = e - r * COLS;
+        raw[b] = (e < TOTAL && r < rows_valid && c < cols_valid) ? s[off0 + r * rs + c] : E(0);
+      }
+#pragma unroll
+      for (int b = 0; b < BATCH; ++b) {
+        const int e = base + b * NT + tid;
+        if (e < TOTAL) {
+          const int r = e / COLS, c = e - r * COLS;
+          dst[kTransposed ? c * ld + r : r * ld + c] = raw[b];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace kern
+}  // namespace linrec

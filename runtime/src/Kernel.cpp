@@ -1,0 +1,232 @@
+// Kernel: resolve the descriptor's functions, validate arguments, fill FwdParams/DecodeParams, launch.
+#include "linrec/runtime/Kernel.h"
+
+#include <map>
+#include <mutex>
+
+#include "DeviceContext.h"
+#include "linrec/runtime/KernelAbi.h"
+#include "linrec/runtime/Runtime.h"
+
+namespace linrec {
+
+namespace detail {
+
+class KernelImpl {
+ public:
+  std::shared_ptr<Module> module;
+  LaunchDescriptor desc;
+  std::vector<CUfunction> fns;  // parallel to desc.kernels
+  int decode = -1;              // index of the decode kernel
+
+  // Workspaces for state-passing kernels, one per stream: launches on one stream are ordered, so a
+  // buffer is never used by two forward passes at once.
+  std::mutex ws_mu;
+  std::map<CUstream, DeviceBuffer> workspaces;
+
+  ~KernelImpl() {
+    if (workspaces.empty()) return;
+    // Work still queued may use the buffers; wait for it before they are freed.
+    const DeviceContext& c = *module->context();
+    ScopedContext scope(c);
+    c.drv->cuCtxSynchronize();
+  }
+
+  const DeviceContext& ctx() const { return *module->context(); }
+};
+
+}  // namespace detail
+
+using detail::DeviceContext;
+using detail::KernelImpl;
+using detail::ScopedContext;
+
+namespace {
+
+Status launch(const DeviceContext& c, CUfunction fn, const KernelLaunchSpec& k, const LaunchVars& vars, void* params,
+              CUstream stream, const char* what) {
+  int64_t g[3];
+  for (int a = 0; a < 3; ++a) {
+    auto v = k.grid[a].evaluate(vars);
+    if (!v) return Error{std::string(what) + ": kernel " + k.name + ": grid." + "xyz"[a] + ": " + v.error()};
+    int64_t limit = a == 0 ? 2147483647 : 65535;
+    if (*v < 1 || *v > limit)
+      return Error{std::string(what) + ": kernel " + k.name + ": grid." + "xyz"[a] + " = \"" + k.grid[a].text() +
+                   "\" = " + std::to_string(*v) + ", outside [1, " + std::to_string(limit) + "]"};
+    g[a] = *v;
+  }
+  void* args[] = {params};
+  CUresult r = c.drv->cuLaunchKernel(fn, static_cast<unsigned>(g[0]), static_cast<unsigned>(g[1]),
+                                     static_cast<unsigned>(g[2]), static_cast<unsigned>(k.block_threads), 1, 1,
+                                     static_cast<unsigned>(k.smem_bytes), stream, args, nullptr);
+  if (r != CUDA_SUCCESS)
+    return Error{std::string(what) + ": launching " + k.name + " (grid [" + std::to_string(g[0]) + ", " +
+                 std::to_string(g[1]) + ", " + std::to_string(g[2]) + "], block " + std::to_string(k.block_threads) +
+                 ", smem " + std::to_string(k.smem_bytes) + "): " + c.drv->errorString(r)};
+  return {};
+}
+
+}  // namespace
+
+Expected<Kernel> Kernel::create(std::shared_ptr<Module> module, LaunchDescriptor descriptor) {
+  if (!module) return Error{"Kernel::create: no module"};
+  if (Status s = descriptor.validate(); !s) return Error{s.error()};
+  auto impl = std::make_shared<KernelImpl>();
+  impl->module = std::move(module);
+  impl->desc = std::move(descriptor);
+  const DeviceContext& c = impl->ctx();
+  ScopedContext scope(c);
+  if (!scope.status()) return Error{scope.status().error()};
+  for (size_t i = 0; i < impl->desc.kernels.size(); ++i) {
+    const KernelLaunchSpec& k = impl->desc.kernels[i];
+    auto fn = impl->module->function(k.name);
+    if (!fn) return Error{"kernel " + k.name + ": " + fn.error()};
+    int maxThreads = 0, staticSmem = 0;
+    if (Status s = c.drv->check(c.drv->cuFuncGetAttribute(&maxThreads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, *fn),
+                                "cuFuncGetAttribute");
+        !s)
+      return Error{"kernel " + k.name + ": " + s.error()};
+    if (Status s = c.drv->check(c.drv->cuFuncGetAttribute(&staticSmem, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, *fn),
+                                "cuFuncGetAttribute");
+        !s)
+      return Error{"kernel " + k.name + ": " + s.error()};
+    if (k.block_threads > maxThreads)
+      return Error{"kernel " + k.name + ": the descriptor asks for " + std::to_string(k.block_threads) +
+                   " threads per block, the compiled kernel allows " + std::to_string(maxThreads) +
+                   " (registers or __launch_bounds__)"};
+    int64_t total = k.smem_bytes + staticSmem;
+    if (total > c.info.smem_per_block_optin)
+      return Error{"kernel " + k.name + ": needs " + std::to_string(k.smem_bytes) + " bytes of dynamic + " +
+                   std::to_string(staticSmem) + " bytes of static shared memory; " + c.info.name + " allows " +
+                   std::to_string(c.info.smem_per_block_optin) + " per block"};
+    // Beyond 48 KiB a kernel must opt in to dynamic shared memory before it is launched with it.
+    if (total > c.info.smem_per_block) {
+      if (Status s = c.drv->check(c.drv->cuFuncSetAttribute(*fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                                            static_cast<int>(k.smem_bytes)),
+                                  "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)");
+          !s)
+        return Error{"kernel " + k.name + ": " + s.error()};
+    }
+    impl->fns.push_back(*fn);
+    if (k.stage == Stage::Decode) impl->decode = static_cast<int>(i);
+  }
+  return Kernel(std::move(impl));
+}
+
+Expected<Kernel> Kernel::create(std::shared_ptr<Module> module, const std::string& descriptor_json) {
+  auto d = LaunchDescriptor::fromJson(descriptor_json);
+  if (!d) return Error{d.error()};
+  return create(std::move(module), std::move(*d));
+}
+
+const LaunchDescriptor& Kernel::descriptor() const {
+  return impl_->desc;
+}
+
+Expected<size_t> Kernel::workspaceBytes(const ForwardArgs& args) const {
+  auto s = checkForward(impl_->desc, args);
+  if (!s) return Error{s.error()};
+  if (s->workspace_bytes < 0) return Error{"workspaceBytes: needs cu_seqlens_host to count the chunks"};
+  return static_cast<size_t>(s->workspace_bytes);
+}
+
+Status Kernel::forward(const ForwardArgs& args, CUstream stream) const {
+  const LaunchDescriptor& d = impl_->desc;
+  const DeviceContext& c = impl_->ctx();
+  ScopedContext scope(c);
+  if (!scope.status()) return scope.status();
+
+  auto shape = checkForward(d, args);
+  if (!shape) return Error{shape.error()};
+  ForwardArgs withHost;
+  const ForwardArgs* a = &args;
+  std::vector<int64_t> host;
+  if (args.cu_seqlens.ptr && !args.cu_seqlens_host) {
+    // The offsets decide which memory the kernels touch, so they are checked on the host before launch.
+    host.resize(static_cast<size_t>(shape->N + 1));
+    CUdeviceptr src = reinterpret_cast<uintptr_t>(args.cu_seqlens.ptr);
+    if (Status s = c.drv->check(c.drv->cuMemcpyDtoHAsync(host.data(), src, host.size() * sizeof(int64_t), stream),
+                                "forward: reading cu_seqlens");
+        !s)
+      return s;
+    if (Status s = c.drv->check(c.drv->cuStreamSynchronize(stream), "forward: reading cu_seqlens"); !s) return s;
+    withHost = args;
+    withHost.cu_seqlens_host = host.data();
+    a = &withHost;
+    shape = checkForward(d, *a);
+    if (!shape) return Error{shape.error()};
+  }
+
+  abi::FwdParams p{};
+  p.q = a->q.ptr;
+  p.k = a->k.ptr;
+  p.v = a->v.ptr;
+  p.o = a->o.ptr;
+  for (size_t i = 0; i < a->inputs.size(); ++i) p.inputs[i] = static_cast<const float*>(a->inputs[i].ptr);
+  for (size_t i = 0; i < a->params.size(); ++i) p.params[i] = static_cast<const float*>(a->params[i].ptr);
+  p.h0 = static_cast<const float*>(a->h0.ptr);
+  p.ht = static_cast<float*>(a->ht.ptr);
+  p.z0 = static_cast<const float*>(a->z0.ptr);
+  p.zt = static_cast<float*>(a->zt.ptr);
+  p.cu_seqlens = static_cast<const long long*>(a->cu_seqlens.ptr);
+  p.B = static_cast<int>(shape->B);
+  p.T = static_cast<int>(shape->T);
+  p.H = static_cast<int>(shape->H);
+  p.N = static_cast<int>(shape->N);
+  p.scale = shape->scale;
+  p.num_chunks_total = static_cast<int>(shape->NC);
+  LaunchVars vars = forwardLaunchVars(d, *shape);
+
+  auto launchAll = [&]() -> Status {
+    for (size_t i = 0; i < d.kernels.size(); ++i) {
+      if (d.kernels[i].stage == Stage::Decode) continue;
+      if (Status s = launch(c, impl_->fns[i], d.kernels[i], vars, &p, stream, "forward"); !s) return s;
+    }
+    return {};
+  };
+
+  if (shape->workspace_bytes <= 0 || a->workspace) {
+    p.ws = static_cast<float*>(a->workspace);
+    return launchAll();
+  }
+  // The lock is held until the launches are queued, so no other thread can replace this stream's buffer
+  // in between.
+  std::lock_guard<std::mutex> lock(impl_->ws_mu);
+  DeviceBuffer& ws = impl_->workspaces[stream];
+  size_t need = static_cast<size_t>(shape->workspace_bytes);
+  if (ws.size() < need) {
+    // Earlier passes on this stream may still read the old buffer.
+    if (ws.size())
+      if (Status s = c.drv->check(c.drv->cuStreamSynchronize(stream), "forward: growing the workspace"); !s) return s;
+    auto fresh = DeviceBuffer::allocate(impl_->module->context(), need);
+    if (!fresh) return Error{"forward: workspace of " + std::to_string(need) + " bytes: " + fresh.error()};
+    ws = std::move(*fresh);
+  }
+  p.ws = static_cast<float*>(ws.ptr());
+  return launchAll();
+}
+
+Status Kernel::step(const StepArgs& args, CUstream stream) const {
+  const LaunchDescriptor& d = impl_->desc;
+  auto shape = checkStep(d, args);
+  if (!shape) return Error{shape.error()};
+  const DeviceContext& c = impl_->ctx();
+  ScopedContext scope(c);
+  if (!scope.status()) return scope.status();
+
+  abi::DecodeParams p{};
+  p.q = args.q.ptr;
+  p.k = args.k.ptr;
+  p.v = args.v.ptr;
+  p.o = args.o.ptr;
+  for (size_t i = 0; i < args.inputs.size(); ++i) p.inputs[i] = static_cast<const float*>(args.inputs[i].ptr);
+  for (size_t i = 0; i < args.params.size(); ++i) p.params[i] = static_cast<const float*>(args.params[i].ptr);
+  p.state = static_cast<float*>(args.state.ptr);
+  p.z = static_cast<float*>(args.z.ptr);
+  p.B = static_cast<int>(shape->B);
+  p.H = static_cast<int>(shape->H);
+  p.scale = shape->scale;
+  return launch(c, impl_->fns[impl_->decode], d.kernels[impl_->decode], stepLaunchVars(d, *shape), &p, stream, "step");
+}
+
+}  // namespace linrec

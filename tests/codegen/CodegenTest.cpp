@@ -1,0 +1,297 @@
+// generate(): every variant compiles, output is deterministic, and unlowerable input gets a diagnostic.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "linrec/codegen/Codegen.h"
+#include "linrec/dsl/Parser.h"
+
+#ifdef LINREC_HAVE_RUNTIME
+#include "linrec/runtime/LaunchDescriptor.h"
+#include "linrec/runtime/NvrtcCompiler.h"
+#endif
+
+namespace linrec::codegen {
+namespace {
+
+namespace fs = std::filesystem;
+
+dsl::Spec parse(const std::string& toml) {
+  dsl::ParseResult r = dsl::parseSpec(toml, "test.toml");
+  EXPECT_TRUE(r.ok()) << r.errorText();
+  return r.ok() ? *r.spec : dsl::Spec{};
+}
+
+dsl::Spec variant(const std::string& name) {
+  dsl::ParseResult r = dsl::parseSpecFile(std::string(LINREC_SOURCE_DIR) + "/variants/" + name + ".toml");
+  EXPECT_TRUE(r.ok()) << r.errorText();
+  return r.ok() ? *r.spec : dsl::Spec{};
+}
+
+/// The error text of a generate() call that must fail.
+std::string errorOf(const dsl::Spec& spec, const TuningConfig& cfg, Mode mode = Mode::Prefill, HeadDims dims = {}) {
+  llvm::Expected<GeneratedKernel> k = generate(spec, dims, cfg, mode, DType::BF16);
+  if (k) {
+    ADD_FAILURE() << "generate() succeeded but should have failed";
+    return "";
+  }
+  return llvm::toString(k.takeError());
+}
+
+std::vector<std::string> variantNames() {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(std::string(LINREC_SOURCE_DIR) + "/variants"))
+    if (e.path().extension() == ".toml") names.push_back(e.path().stem().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+const char* kGdn = R"toml(
+[variant]
+name = "gdn"
+[inputs]
+a = "scalar"
+b = "scalar"
+[params]
+A_log = "head"
+dt_bias = "head"
+[feature_map]
+q = "l2norm"
+k = "l2norm"
+[decay]
+log = "-exp(A_log) * softplus(a + dt_bias)"
+[update]
+rule = "delta"
+beta = "sigmoid(b)"
+)toml";
+
+TEST(Codegen, SameSpecAndConfigGiveByteIdenticalOutput) {
+  dsl::Spec spec = parse(kGdn);
+  TuningConfig cfg;
+  auto a = generate(spec, {}, cfg, Mode::Prefill, DType::BF16);
+  auto b = generate(spec, {}, cfg, Mode::Prefill, DType::BF16);
+  ASSERT_TRUE(bool(a)) << llvm::toString(a.takeError());
+  ASSERT_TRUE(bool(b)) << llvm::toString(b.takeError());
+  EXPECT_EQ(a->source, b->source);
+  EXPECT_EQ(a->descriptor_json, b->descriptor_json);
+  EXPECT_EQ(a->kernel_names, b->kernel_names);
+}
+
+TEST(Codegen, EquivalentSpellingsGiveTheSameSource) {
+  // Different key order, whitespace, comments and variant name: the same recurrence.
+  std::string other = R"toml(
+[variant]
+name = "renamed"   # the name is informational
+[update]
+beta = "sigmoid( b )"
+rule = "delta"
+[decay]
+log = "-exp(A_log)*softplus(a+dt_bias)"
+[feature_map]
+k = "l2norm"
+q = "l2norm"
+[params]
+dt_bias = "head"
+A_log = "head"
+[inputs]
+b = "scalar"
+a = "scalar"
+)toml";
+  auto a = generate(parse(kGdn), {}, {}, Mode::Prefill, DType::BF16);
+  auto b = generate(parse(other), {}, {}, Mode::Prefill, DType::BF16);
+  ASSERT_TRUE(bool(a)) << llvm::toString(a.takeError());
+  ASSERT_TRUE(bool(b)) << llvm::toString(b.takeError());
+  EXPECT_EQ(a->source, b->source);
+  EXPECT_EQ(a->kernel_names, b->kernel_names);
+}
+
+TEST(Codegen, SourceFollowsTheKernelAbi) {
+  auto k = generate(parse(kGdn), {128, 128}, {}, Mode::Prefill, DType::BF16);
+  ASSERT_TRUE(bool(k)) << llvm::toString(k.takeError());
+  const std::string& s = k->source;
+  EXPECT_NE(s.find("#include \"linrec/kernel/chunk_fwd.cuh\""), std::string::npos);
+  EXPECT_NE(s.find("static constexpr linrec::kern::DecayKind kDecay = linrec::kern::DecayKind::Scalar;"),
+            std::string::npos);
+  EXPECT_NE(s.find("static constexpr bool kDelta = true, kNormalize = false, kHasBeta = true;"), std::string::npos);
+  EXPECT_NE(s.find("__device__ static float decay(const linrec::kern::TokenCtx& v1, int v2)"), std::string::npos);
+  EXPECT_NE(s.find("linrec_softplus("), std::string::npos);  // the variant's expression, inlined
+  EXPECT_NE(s.find("linrec::kern::chunk_fwd_fused<Variant, Config>(v1);"), std::string::npos);
+  ASSERT_EQ(k->kernel_names.size(), 1u);
+  EXPECT_EQ(k->kernel_names[0].rfind(
+                "linrec_fwd_" + parse(kGdn).hash().substr(0, 12) + "_k128_v128_c64_bk128_bv64_w4_s2_bf16", 0),
+            0u);
+  EXPECT_NE(s.find("extern \"C\" __global__ __launch_bounds__(Config::Warps * 32, 1) void " + k->kernel_names[0]),
+            std::string::npos);
+}
+
+TEST(Codegen, StatePassingEmitsThreeStagesInLaunchOrder) {
+  TuningConfig cfg;
+  cfg.strategy = Strategy::StatePassing;
+  auto k = generate(variant("simple_gla"), {}, cfg, Mode::Prefill, DType::FP16);
+  ASSERT_TRUE(bool(k)) << llvm::toString(k.takeError());
+  ASSERT_EQ(k->kernel_names.size(), 3u);
+  EXPECT_EQ(k->kernel_names[0].rfind("linrec_fwdlocal_", 0), 0u);
+  EXPECT_EQ(k->kernel_names[1].rfind("linrec_fwdscan_", 0), 0u);
+  EXPECT_EQ(k->kernel_names[2].rfind("linrec_fwdout_", 0), 0u);
+  EXPECT_NE(k->descriptor_json.find("\"workspace_bytes\": \"4*NC*H*KF*(V+1)\""), std::string::npos);
+}
+
+TEST(Codegen, DecodeUsesTheDecodeStep) {
+  auto k = generate(parse(kGdn), {}, {}, Mode::Decode, DType::BF16);
+  ASSERT_TRUE(bool(k)) << llvm::toString(k.takeError());
+  EXPECT_NE(k->source.find("#include \"linrec/kernel/decode.cuh\""), std::string::npos);
+  EXPECT_NE(k->source.find("linrec::kern::decode_step<Variant, Config>(v1);"), std::string::npos);
+  ASSERT_EQ(k->kernel_names.size(), 1u);
+  EXPECT_EQ(k->kernel_names[0].rfind("linrec_dec_", 0), 0u);
+  EXPECT_NE(k->descriptor_json.find("\"stage\": \"decode\""), std::string::npos);
+}
+
+TEST(Codegen, MlirStagesAreInspectable) {
+  auto chunkwise = generateMlir(parse(kGdn), {}, {}, Mode::Prefill, DType::BF16, "chunkwise");
+  ASSERT_TRUE(bool(chunkwise)) << llvm::toString(chunkwise.takeError());
+  EXPECT_NE(chunkwise->find("linrec.chunk.solve_tril"), std::string::npos);
+  auto bad = generateMlir(parse(kGdn), {}, {}, Mode::Prefill, DType::BF16, "nope");
+  ASSERT_FALSE(bool(bad));
+  EXPECT_NE(llvm::toString(bad.takeError()).find("unknown stage"), std::string::npos);
+}
+
+//===----------------------------------------------------------------------===//
+// Diagnostics: never an assert, never invalid CUDA
+//===----------------------------------------------------------------------===//
+
+TEST(CodegenErrors, UnsupportedChunkNamesTheField) {
+  TuningConfig cfg;
+  cfg.chunk = 48;
+  EXPECT_NE(errorOf(parse(kGdn), cfg).find("chunk must be 16, 32, 64 or 128"), std::string::npos);
+}
+
+TEST(CodegenErrors, DeltaRuleRefusesStatePassing) {
+  TuningConfig cfg;
+  cfg.strategy = Strategy::StatePassing;
+  EXPECT_NE(errorOf(parse(kGdn), cfg).find("state_passing supports additive update rules only"), std::string::npos);
+}
+
+TEST(CodegenErrors, SharedMemoryOverTheLimitIsReported) {
+  TuningConfig cfg;
+  cfg.chunk = 128;
+  cfg.block_v = 128;
+  std::string e = errorOf(parse(kGdn), cfg);
+  EXPECT_NE(e.find("bytes of shared memory"), std::string::npos) << e;
+  EXPECT_NE(e.find("more than the limit of 232448"), std::string::npos) << e;
+}
+
+TEST(CodegenErrors, KeyWidthBeyondTheKernelsIsReported) {
+  std::string e = errorOf(parse(kGdn), {}, Mode::Prefill, HeadDims{512, 128});
+  EXPECT_NE(e.find("head_k must be in [1, 256]"), std::string::npos) << e;
+}
+
+TEST(CodegenErrors, VectorDecayOnAWideningFeatureMapPointsAtTheDecay) {
+  // The parser refuses this too; the compiler must not rely on it (Specs can be built in code).
+  dsl::Spec spec = parse(R"toml(
+[variant]
+name = "gla_like"
+[inputs]
+g = "vector"
+[decay]
+log = "logsigmoid(g)"
+[update]
+rule = "additive"
+)toml");
+  spec.q_map.kind = spec.k_map.kind = dsl::FeatureMap::Kind::Hedgehog;
+  std::string e = errorOf(spec, {});
+  EXPECT_NE(e.find("test.toml:7:"), std::string::npos) << e;
+  EXPECT_NE(e.find("a vector decay varies over the key width K"), std::string::npos) << e;
+  EXPECT_EQ(e.find("see current operation"), std::string::npos) << e;
+}
+
+TEST(CodegenErrors, VectorBetaIsRefused) {
+  dsl::Spec spec = parse(kGdn);
+  spec.inputs.push_back({"c", dsl::InputDecl::Kind::Vector, {}});
+  spec.beta = dsl::makeCall(dsl::Fn::Sigmoid, {dsl::makeRef("c")});
+  std::string e = errorOf(spec, {});
+  EXPECT_NE(e.find("β must be a scalar per token"), std::string::npos) << e;
+}
+
+TEST(CodegenErrors, TooManyInputsForTheAbi) {
+  dsl::Spec spec = parse(kGdn);
+  for (int i = 0; i < 7; ++i) spec.inputs.push_back({"x" + std::to_string(i), dsl::InputDecl::Kind::Scalar, {}});
+  std::string e = errorOf(spec, {});
+  EXPECT_NE(e.find("the kernel ABI passes at most 8"), std::string::npos) << e;
+}
+
+TEST(CodegenErrors, NonFiniteConstantIsRefused) {
+  dsl::Spec spec = parse(kGdn);
+  spec.decay_log = dsl::makeCall(dsl::Fn::Log, {dsl::makeConst(0.0)});  // log(0) = -inf
+  spec.decay = dsl::DecayKind::Constant;
+  std::string e = errorOf(spec, {});
+  EXPECT_NE(e.find("non-finite"), std::string::npos) << e;
+}
+
+TEST(CodegenErrors, NormalizerWithTheDeltaRuleIsRefused) {
+  dsl::Spec spec = parse(kGdn);
+  spec.normalize = true;
+  std::string e = errorOf(spec, {});
+  EXPECT_NE(e.find("normalizer"), std::string::npos) << e;
+}
+
+//===----------------------------------------------------------------------===//
+// Every variant file, every kernel kind
+//===----------------------------------------------------------------------===//
+
+struct Case {
+  std::string variant;
+  Mode mode;
+  Strategy strategy;
+};
+
+std::string caseName(const testing::TestParamInfo<Case>& info) {
+  const Case& c = info.param;
+  return c.variant + "_" + modeName(c.mode) +
+         (c.mode == Mode::Prefill ? std::string("_") + strategyName(c.strategy) : "");
+}
+
+std::vector<Case> allCases() {
+  std::vector<Case> cases;
+  for (const std::string& v : variantNames()) {
+    dsl::Spec spec = variant(v);
+    cases.push_back({v, Mode::Prefill, Strategy::Fused});
+    if (spec.rule == dsl::UpdateRule::Additive) cases.push_back({v, Mode::Prefill, Strategy::StatePassing});
+    cases.push_back({v, Mode::Decode, Strategy::Fused});
+  }
+  return cases;
+}
+
+class EveryVariant : public testing::TestWithParam<Case> {};
+
+TEST_P(EveryVariant, Generates) {
+  const Case& c = GetParam();
+  dsl::Spec spec = variant(c.variant);
+  TuningConfig cfg;
+  cfg.strategy = c.strategy;
+  // Taylor features are 1 + K + K² wide: use the width based is meant for.
+  HeadDims dims = spec.q_map.kind == dsl::FeatureMap::Kind::Taylor2 ? HeadDims{16, 64} : HeadDims{128, 128};
+  // Widening feature maps keep K'-wide tiles on chip: smaller chunks fit the 227 KiB of an H100.
+  if (spec.q_map.kind == dsl::FeatureMap::Kind::Taylor2 || spec.q_map.kind == dsl::FeatureMap::Kind::Hedgehog)
+    cfg.chunk = 32;
+  auto k = generate(spec, dims, cfg, c.mode, DType::BF16);
+  ASSERT_TRUE(bool(k)) << llvm::toString(k.takeError());
+  EXPECT_FALSE(k->kernel_names.empty());
+  for (const std::string& n : k->kernel_names) EXPECT_NE(k->source.find("void " + n + "("), std::string::npos) << n;
+#ifdef LINREC_HAVE_RUNTIME
+  auto d = LaunchDescriptor::fromJson(k->descriptor_json);
+  ASSERT_TRUE(d.ok()) << d.error() << "\n" << k->descriptor_json;
+  ASSERT_EQ(d->kernels.size(), k->kernel_names.size());
+  for (size_t i = 0; i < d->kernels.size(); ++i) EXPECT_EQ(d->kernels[i].name, k->kernel_names[i]);
+  NvrtcOptions opts;
+  opts.arch = "sm_90";
+  auto cubin = compileToCubin(k->source, opts);
+  ASSERT_TRUE(cubin.ok()) << cubin.error() << "\n----- source -----\n" << k->source;
+#endif
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, EveryVariant, testing::ValuesIn(allCases()), caseName);
+
+}  // namespace
+}  // namespace linrec::codegen

@@ -1,0 +1,227 @@
+// The kernel headers run on the CPU emulator (emu/) against the float64 reference: every family, three shapes/dtypes.
+//
+// The modules are the generated TUs specialised at build time (tests/kernels/CMakeLists.txt): tag a = bf16,
+// C 64, BV 64, 4 warps; b = fp32, C 32, BV 32, 2 warps, V = 80 (a partial V-tile); c = fp16, C 16, BV 16,
+// 8 warps, K not a multiple of 32, V = 36. Each case also runs under a second fiber schedule and must give
+// bit-identical results, which catches missing barriers.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "EmulatorRuntime.h"
+#include "KernelHarness.h"
+#include "linrec/dsl/Parser.h"
+#include "linrec/runtime/KernelAbi.h"
+
+#ifndef LINREC_EMU_MODULE_DIR
+#define LINREC_EMU_MODULE_DIR "."
+#endif
+
+namespace linrec::kerneltest {
+namespace {
+
+/// Host memory as device memory; launches go through the fiber emulator.
+class EmuDevice : public Device {
+ public:
+  ~EmuDevice() override {
+    if (module_) dlclose(module_);
+  }
+  std::string load(const std::string& path) {
+    module_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    return module_ ? std::string() : std::string("dlopen ") + path + ": " + dlerror();
+  }
+  linrec_emu::Schedule schedule = linrec_emu::Schedule::Forward;
+
+  std::string alloc(size_t bytes, void** out) override {
+    *out = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
+    return *out ? std::string() : std::string("out of memory");
+  }
+  std::string upload(void* dst, const void* src, size_t n) override {
+    std::memcpy(dst, src, n);
+    return {};
+  }
+  std::string download(void* dst, const void* src, size_t n) override {
+    std::memcpy(dst, src, n);
+    return {};
+  }
+  void release(void* p) override { std::free(p); }
+  std::string launch(const std::string& kernel, unsigned gx, unsigned gy, unsigned gz, unsigned threads, unsigned smem,
+                     const void* params, size_t params_bytes) override {
+    void* sym = dlsym(module_, kernel.c_str());
+    if (!sym) return "no symbol " + kernel + " in the emulated module";
+    linrec_emu::LaunchConfig cfg;
+    cfg.grid = {gx, gy, gz};
+    cfg.block = {threads, 1, 1};
+    cfg.smem_bytes = smem;
+    cfg.schedule = schedule;
+    if (kernel.rfind("linrec_decode_", 0) == 0) {
+      if (params_bytes != sizeof(abi::DecodeParams)) return "decode params size mismatch";
+      abi::DecodeParams p;
+      std::memcpy(&p, params, sizeof(p));
+      return linrec_emu::launchKernel(cfg, reinterpret_cast<void (*)(abi::DecodeParams)>(sym), p);
+    }
+    if (params_bytes != sizeof(abi::FwdParams)) return "forward params size mismatch";
+    abi::FwdParams p;
+    std::memcpy(&p, params, sizeof(p));
+    return linrec_emu::launchKernel(cfg, reinterpret_cast<void (*)(abi::FwdParams)>(sym), p);
+  }
+  std::string synchronize() override { return {}; }
+
+ private:
+  void* module_ = nullptr;
+};
+
+/// The module of one family and tag, with its spec and TU text.
+struct Loaded {
+  std::unique_ptr<EmuDevice> dev;
+  dsl::Spec spec;
+  std::string tu;
+  TuShape shape;
+  std::string error;
+};
+
+/// Fills `l` with the module of one family and tag; l.error says what went wrong.
+void load(Loaded& l, const std::string& family, const std::string& tag) {
+  const Family* f = findFamily(family);
+  if (!f) {
+    l.error = "unknown family " + family;
+    return;
+  }
+  auto parsed = dsl::parseSpec(f->toml, family + ".toml");
+  if (!parsed.ok()) {
+    l.error = parsed.errorText();
+    return;
+  }
+  l.spec = *parsed.spec;
+  // The module's TU is the generated one with the Variant/Config lines rewritten; its text is in the
+  // module's source, next to the modules.
+  bool ok = false;
+  l.tu = readFile(std::string(LINREC_EMU_MODULE_DIR) + "/../emu_src/" + family + "_" + tag + ".cpp", &ok);
+  if (!ok) {
+    l.error = "cannot read the emulated module's source for " + family + "_" + tag;
+    return;
+  }
+  if (!parseTuShape(l.tu, l.shape)) {
+    l.error = "bad TU shape lines";
+    return;
+  }
+  l.dev = std::make_unique<EmuDevice>();
+  l.error = l.dev->load(std::string(LINREC_EMU_MODULE_DIR) + "/" + family + "_" + tag + ".so");
+}
+
+struct EmuCase {
+  std::string family, tag;
+};
+
+void PrintTo(const EmuCase& c, std::ostream* os) { *os << c.family << " module " << c.tag; }
+
+class Emulated : public testing::TestWithParam<EmuCase> {};
+
+std::string name(const testing::TestParamInfo<EmuCase>& i) {
+  return i.param.family + "_" + i.param.tag;
+}
+
+void expectClose(const Outcome& o, const Loaded& l, const std::string& what) {
+  const double tol = tolerance(l.shape.dtype);
+  ASSERT_TRUE(o.error.empty()) << what << ": " << o.error;
+  if (std::getenv("LINREC_TEST_VERBOSE"))
+    std::printf("  %s: err o %.3g state %.3g z %.3g\n", what.c_str(), o.err_o, o.err_state, o.err_z);
+  EXPECT_LE(o.err_o, tol) << what << ": o";
+  EXPECT_LE(o.err_state, tol) << what << ": final state";
+  if (l.spec.normalize) {
+    EXPECT_LE(o.err_z, tol) << what << ": final z";
+  }
+}
+
+/// Runs a prefill case under two schedules: it must match the reference and be bit-identical.
+void prefill(Loaded& l, const Case& c) {
+  l.dev->schedule = linrec_emu::Schedule::Forward;
+  const Outcome a = runPrefill(*l.dev, l.spec, l.tu, l.shape, c);
+  expectClose(a, l, c.describe());
+  l.dev->schedule = linrec_emu::Schedule::Reverse;
+  const Outcome b = runPrefill(*l.dev, l.spec, l.tu, l.shape, c);
+  ASSERT_TRUE(b.error.empty()) << b.error;
+  EXPECT_TRUE(a.raw_o == b.raw_o) << c.describe() << ": o depends on the thread schedule (a race)";
+  EXPECT_TRUE(a.raw_state == b.raw_state) << c.describe() << ": state depends on the thread schedule (a race)";
+}
+
+TEST_P(Emulated, Prefill) {
+  Loaded l;
+  load(l, GetParam().family, GetParam().tag);
+  ASSERT_TRUE(l.error.empty()) << l.error;
+  const bool additive = l.spec.rule == dsl::UpdateRule::Additive;
+  for (bool sp : {false, true}) {
+    if (sp && !additive) continue;  // state passing is additive-only by design
+    Case c;
+    c.state_passing = sp;
+    c.B = 2;
+    c.H = 2;
+    c.T = 1;  // a single token
+    prefill(l, c);
+    c.B = 1;
+    c.T = l.shape.C - 1;  // a partial chunk, with an initial state
+    c.initial_state = true;
+    c.seed = 2;
+    prefill(l, c);
+    c.T = 2 * l.shape.C + 5;  // several chunks, the last partial
+    c.initial_state = sp;
+    c.seed = 3;
+    prefill(l, c);
+    // A ragged varlen batch: empty, one token, a chunk boundary crossed, an exact chunk.
+    c.cu_seqlens = {0, 0, 1, 1 + l.shape.C + 3, 1 + l.shape.C + 3 + l.shape.C};
+    c.T = static_cast<int>(c.cu_seqlens.back());
+    c.initial_state = true;
+    c.seed = 4;
+    prefill(l, c);
+  }
+}
+
+TEST_P(Emulated, PrefillThenDecode) {
+  Loaded l;
+  load(l, GetParam().family, GetParam().tag);
+  ASSERT_TRUE(l.error.empty()) << l.error;
+  Case c;
+  c.B = 2;
+  c.H = 2;
+  c.T = l.shape.C + 3;
+  c.initial_state = true;
+  c.seed = 5;
+  const Outcome o = runPrefillThenDecode(*l.dev, l.spec, l.tu, l.shape, c, l.shape.C - 2);
+  expectClose(o, l, "prefill " + std::to_string(l.shape.C - 2) + " then decode: " + c.describe());
+  c.T = 3;
+  c.initial_state = false;
+  const Outcome d = runPrefillThenDecode(*l.dev, l.spec, l.tu, l.shape, c, 0);
+  expectClose(d, l, "decode only: " + c.describe());
+}
+
+/// Long sequences, as the GPU test runs them (slow under the emulator: opt in with LINREC_EMU_LONG=1).
+TEST_P(Emulated, LongSequence) {
+  if (!std::getenv("LINREC_EMU_LONG")) GTEST_SKIP() << "set LINREC_EMU_LONG=1 to run";
+  Loaded l;
+  load(l, GetParam().family, GetParam().tag);
+  ASSERT_TRUE(l.error.empty()) << l.error;
+  Case c;
+  c.B = 2;
+  c.H = 4;
+  c.T = 1000;
+  c.initial_state = true;
+  c.seed = 2000;
+  l.dev->schedule = linrec_emu::Schedule::Forward;
+  expectClose(runPrefill(*l.dev, l.spec, l.tu, l.shape, c), l, c.describe());
+}
+
+std::vector<EmuCase> cases() {
+  std::vector<EmuCase> out;
+  for (const Family& f : families())
+    for (const char* tag : {"a", "b", "c"}) out.push_back({f.name, tag});
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, Emulated, testing::ValuesIn(cases()), name);
+
+}  // namespace
+}  // namespace linrec::kerneltest

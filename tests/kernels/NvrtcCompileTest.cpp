@@ -1,0 +1,188 @@
+// NVRTC compiles every generated example TU with the kernel headers from memory, per arch and config (no GPU).
+#include <gtest/gtest.h>
+#include <nvrtc.h>
+
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "KernelSources.h"
+#include "linrec/kernel/layout.cuh"
+
+namespace linrec::kerneltest {
+namespace {
+
+/// What ptxas reported for one entry.
+struct EntryStats {
+  int registers = -1;
+  long long stack = 0, spill_stores = 0, spill_loads = 0;
+};
+
+struct CompileResult {
+  bool ok = false;
+  std::string log;
+  size_t cubin_bytes = 0;
+  std::map<std::string, EntryStats> entries;
+};
+
+std::map<std::string, EntryStats> parsePtxas(const std::string& log) {
+  static const std::regex kEntry(R"(Compiling entry function '([^']+)')");
+  static const std::regex kProps(R"(Function properties for (\S+))");
+  static const std::regex kFrame(R"((\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads)");
+  static const std::regex kRegs(R"(Used (\d+) registers)");
+  std::map<std::string, EntryStats> out;
+  std::istringstream in(log);
+  std::string line, entry, props;
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (std::regex_search(line, m, kEntry)) {
+      entry = m[1];
+      out[entry];
+    } else if (std::regex_search(line, m, kProps)) {
+      props = m[1];
+    } else if (std::regex_search(line, m, kFrame) && out.count(props)) {
+      EntryStats& s = out[props];
+      s.stack = std::stoll(m[1]);
+      s.spill_stores = std::stoll(m[2]);
+      s.spill_loads = std::stoll(m[3]);
+    } else if (std::regex_search(line, m, kRegs) && out.count(entry)) {
+      out[entry].registers = std::stoi(m[1]);
+    }
+  }
+  return out;
+}
+
+CompileResult compile(const std::string& name, const std::string& source, const std::string& arch) {
+  static const std::vector<std::pair<std::string, std::string>> headers = kernelHeaders();
+  std::vector<const char*> hdr_text, hdr_names;
+  for (const auto& h : headers) {
+    hdr_names.push_back(h.first.c_str());
+    hdr_text.push_back(h.second.c_str());
+  }
+  CompileResult r;
+  nvrtcProgram prog = nullptr;
+  if (nvrtcCreateProgram(&prog, source.c_str(), name.c_str(), static_cast<int>(headers.size()), hdr_text.data(),
+                         hdr_names.data()) != NVRTC_SUCCESS) {
+    r.log = "nvrtcCreateProgram failed";
+    return r;
+  }
+  const std::string arch_opt = "--gpu-architecture=" + arch;
+  const char* opts[] = {"-std=c++17", arch_opt.c_str(), "-default-device", "--ptxas-options=-v"};
+  const nvrtcResult res = nvrtcCompileProgram(prog, 4, opts);
+  size_t n = 0;
+  nvrtcGetProgramLogSize(prog, &n);
+  r.log.resize(n);
+  if (n > 0) nvrtcGetProgramLog(prog, r.log.data());
+  if (res == NVRTC_SUCCESS) {
+    nvrtcGetCUBINSize(prog, &r.cubin_bytes);
+    r.ok = r.cubin_bytes > 0;
+  }
+  nvrtcDestroyProgram(&prog);
+  r.entries = parsePtxas(r.log);
+  return r;
+}
+
+/// One compile: a family's TU, an arch, and a Config override (C = 0: the TU's own config).
+struct CompileCase {
+  std::string family;
+  std::string arch;
+  int C = 0, BV = 0, Warps = 0;
+  std::string dtype;
+};
+
+void PrintTo(const CompileCase& c, std::ostream* os) {
+  *os << c.family << " " << c.arch;
+  if (c.C > 0) *os << " C=" << c.C << " BV=" << c.BV << " Warps=" << c.Warps << " " << c.dtype;
+}
+
+std::string caseName(const testing::TestParamInfo<CompileCase>& info) {
+  const CompileCase& c = info.param;
+  std::string s = c.family + "_" + c.arch;
+  if (c.C > 0)
+    s += "_c" + std::to_string(c.C) + "_bv" + std::to_string(c.BV) + "_w" + std::to_string(c.Warps) + "_" + c.dtype;
+  else
+    s += "_default";
+  return s;
+}
+
+std::vector<CompileCase> allCases() {
+  std::vector<CompileCase> out;
+  // The default config on both archs (spill-checked), and per arch a sample of the tuner's space: small and
+  // large chunks and V-tiles, all three dtypes, 2 to 8 warps.
+  const CompileCase overrides[] = {{"", "", 32, 32, 2, "FP32"},
+                                   {"", "", 32, 64, 4, "BF16"},
+                                   {"", "", 64, 32, 8, "FP32"},
+                                   {"", "", 16, 16, 4, "FP16"}};
+  for (const Family& f : families()) {
+    for (const char* arch : {"sm_80", "sm_90"}) {
+      out.push_back({f.name, arch, 0, 0, 0, ""});
+      for (const CompileCase& o : overrides) out.push_back({f.name, arch, o.C, o.BV, o.Warps, o.dtype});
+    }
+  }
+  return out;
+}
+
+class NvrtcCompile : public testing::TestWithParam<CompileCase> {};
+
+TEST_P(NvrtcCompile, CompilesWithoutErrors) {
+  const CompileCase& c = GetParam();
+  bool ok = false;
+  const std::string tu = readFile(tuPath(c.family), &ok);
+  ASSERT_TRUE(ok) << "cannot read " << tuPath(c.family);
+  TuShape shape;
+  ASSERT_TRUE(parseTuShape(tu, shape)) << c.family << ": TU lines not in the documented form";
+  std::string src = tu;
+  if (c.C > 0) {
+    shape.C = c.C;
+    shape.BV = c.BV;
+    shape.Warps = c.Warps;
+    shape.dtype = c.dtype;
+    src = specialize(tu, shape);
+  }
+  const CompileResult r = compile(c.family + ".cu", src, c.arch);
+  ASSERT_TRUE(r.ok) << "NVRTC failed for " << c.family << " on " << c.arch << ":\n" << r.log;
+  EXPECT_EQ(r.log.find("error"), std::string::npos) << r.log;
+  ASSERT_FALSE(r.entries.empty()) << "no ptxas report in the log:\n" << r.log;
+  for (const char* kind : {"fwd", "decode"})
+    EXPECT_FALSE(kernelName(src, kind).empty()) << "TU lacks a " << kind << " entry";
+  for (const auto& [entry, s] : r.entries) {
+    EXPECT_GT(s.registers, 0) << entry;
+    RecordProperty(entry + "_registers", s.registers);
+    if (c.C == 0) {
+      // The default configs are what ships: no local memory traffic at all.
+      EXPECT_EQ(s.spill_stores, 0) << entry << " on " << c.arch << "\n" << r.log;
+      EXPECT_EQ(s.spill_loads, 0) << entry << " on " << c.arch << "\n" << r.log;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, NvrtcCompile, testing::ValuesIn(allCases()), caseName);
+
+/// The default configs' shared memory must fit a Hopper SM (227 KiB per block); kernels above 48 KiB need
+/// the launcher to raise the dynamic limit, which the layout functions make computable on the host.
+TEST(KernelLayout, DefaultConfigsFitHopperSharedMemory) {
+  for (const Family& f : families()) {
+    const std::string tu = readFile(tuPath(f.name));
+    TuShape s;
+    ASSERT_TRUE(parseTuShape(tu, s)) << f.name;
+    const bool vec = tu.find("DecayKind::Vector") != std::string::npos;
+    const bool delta = tu.find("kDelta = true") != std::string::npos;
+    const bool norm = tu.find("kNormalize = true") != std::string::npos;
+    const int bytes =
+        kern::fused_smem_bytes(s.K, s.KF, s.C, s.BV, s.Warps, vec, delta, norm, s.dtype == "FP32" ? 4 : 2);
+    EXPECT_LE(bytes, 227 * 1024) << f.name << " fused kernel needs " << bytes << " bytes";
+    EXPECT_LE(kern::decode_smem_bytes(s.K, s.KF, s.Warps), 48 * 1024) << f.name;
+    RecordProperty(f.name + "_fused_smem", bytes);
+  }
+}
+
+TEST(KernelLayout, WorkspaceSectionsDoNotOverlap) {
+  const kern::StatePassingWs w = kern::state_passing_ws(10, 4, 128, 64, true);
+  EXPECT_EQ(w.states, 0);
+  EXPECT_EQ(w.decays, 10LL * 4 * 128 * 64);
+  EXPECT_EQ(w.zs, w.decays + 10LL * 4 * 128);
+  EXPECT_EQ(w.floats, w.zs + 10LL * 4 * 128);
+}
+
+}  // namespace
+}  // namespace linrec::kerneltest

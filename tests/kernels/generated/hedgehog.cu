@@ -1,0 +1,32 @@
+// Hand-written example of codegen output (docs/kernel-abi.md) for hedgehog: hedgehog maps [softmax(x), softmax(-x)] (K'=2K), no decay, additive, normalizer.
+#include "linrec/kernel/chunk_fwd.cuh"
+#include "linrec/kernel/decode.cuh"
+namespace {
+struct Variant {
+  static constexpr int K = 64, V = 64, KF = 128;
+  static constexpr linrec::kern::FeatureMapKind kQMap = linrec::kern::FeatureMapKind::Hedgehog;
+  static constexpr linrec::kern::FeatureMapKind kKMap = linrec::kern::FeatureMapKind::Hedgehog;
+  static constexpr linrec::kern::DecayKind kDecay = linrec::kern::DecayKind::None;
+  static constexpr bool kDelta = false, kNormalize = true, kHasBeta = false;
+  static constexpr float kNormEps = 1e-6f;
+  static constexpr int kNumInputs = 0, kNumParams = 0;
+  __device__ static float q_pre(const linrec::kern::TokenCtx& c, int d) { return c.q(d); }
+  __device__ static float k_pre(const linrec::kern::TokenCtx& c, int d) { return c.k(d); }
+  __device__ static float decay(const linrec::kern::TokenCtx& c, int d) { return 0.0f; }
+  __device__ static float beta(const linrec::kern::TokenCtx& c) { return 1.0f; }
+};
+struct Config {
+  static constexpr int C = 64, BK = 128, BV = 64, Warps = 4, Stages = 2;
+  static constexpr linrec::kern::DType kDType = linrec::kern::DType::BF16;
+};
+}  // namespace
+extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
+linrec_fwd_8c9e1a3b5d7f_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_fwd_fused<Variant, Config>(p); }
+extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
+linrec_sp_local_8c9e1a3b5d7f_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_state_local<Variant, Config>(p); }
+extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
+linrec_sp_scan_8c9e1a3b5d7f_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_state_scan<Variant, Config>(p); }
+extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
+linrec_sp_output_8c9e1a3b5d7f_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_output<Variant, Config>(p); }
+extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
+linrec_decode_8c9e1a3b5d7f_c64_bv64_w4_s2_bf16(linrec::kern::DecodeParams p) { linrec::kern::decode_step<Variant, Config>(p); }

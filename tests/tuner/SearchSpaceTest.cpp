@@ -1,0 +1,233 @@
+// Search-space enumeration and pruning (no GPU): nothing codegen rejects or that exceeds shared memory
+// survives, the order is deterministic, and ptxas statistics drop spilling or unlaunchable kernels.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "TunerTestUtil.h"
+#include "linrec/runtime/LaunchDescriptor.h"
+#include "linrec/tuner/KernelBuild.h"
+#include "linrec/tuner/SearchSpace.h"
+
+namespace linrec::tuner {
+namespace {
+
+using codegen::DType;
+using codegen::Mode;
+using codegen::Strategy;
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// The largest dynamic shared memory any kernel of a generated module asks for.
+int64_t maxSmem(const codegen::GeneratedKernel& k) {
+  auto d = LaunchDescriptor::fromJson(k.descriptor_json);
+  EXPECT_TRUE(d.ok()) << (d ? "" : d.error());
+  int64_t m = 0;
+  if (d)
+    for (const auto& s : d->kernels) m = std::max(m, s.smem_bytes);
+  return m;
+}
+
+std::vector<std::string> configsOf(const SearchSpace& s) {
+  std::vector<std::string> out;
+  for (const auto& c : s.candidates) out.push_back(describeConfig(c.config));
+  return out;
+}
+
+TEST(SearchSpace, EveryCandidateIsAcceptedByCodegenAndFitsSharedMemory) {
+  for (const char* name : {"gated_delta_rule", "simple_gla", "kda"}) {
+    dsl::Spec spec = test::variant(name);
+    for (const char* arch : {"sm_80", "sm_90"}) {
+      DeviceLimits limits = DeviceLimits::forArch(arch);
+      SearchSpace s = enumerateSearchSpace(spec, {128, 128}, DType::BF16, Mode::Prefill, limits);
+      ASSERT_FALSE(s.candidates.empty()) << name << " " << arch;
+      EXPECT_EQ(s.enumerated, s.candidates.size() + s.pruned.size());
+      for (const auto& c : s.candidates) {
+        // Codegen accepts it again with the same limit, and every kernel fits the arch's shared memory.
+        auto again = codegen::generate(spec, {128, 128}, c.config, Mode::Prefill, DType::BF16);
+        ASSERT_TRUE(static_cast<bool>(again)) << llvm::toString(again.takeError());
+        EXPECT_LE(maxSmem(c.kernel), limits.smem_per_block_optin) << name << " " << describeConfig(c.config);
+        EXPECT_EQ(c.kernel.source, again->source);
+      }
+      // Whatever codegen turned down, it turned down for a reason the user can read.
+      for (const auto& p : s.pruned) EXPECT_FALSE(p.reason.empty()) << describeConfig(p.config);
+    }
+  }
+}
+
+TEST(SearchSpace, DeltaRulesHaveNoStatePassingCandidates) {
+  dsl::Spec spec = test::variant("gated_delta_rule");
+  SearchSpace s = enumerateSearchSpace(spec, {128, 128}, DType::BF16, Mode::Prefill, DeviceLimits::forArch("sm_90"));
+  for (const auto& c : s.candidates) EXPECT_EQ(c.config.strategy, Strategy::Fused);
+  int sp_pruned = 0;
+  for (const auto& p : s.pruned)
+    if (p.config.strategy == Strategy::StatePassing) {
+      ++sp_pruned;
+      EXPECT_EQ(p.stage, "rule");
+      EXPECT_TRUE(contains(p.reason, "additive")) << p.reason;
+    }
+  EXPECT_GT(sp_pruned, 0);
+
+  dsl::Spec additive = test::variant("simple_gla");
+  SearchSpace a =
+      enumerateSearchSpace(additive, {128, 128}, DType::BF16, Mode::Prefill, DeviceLimits::forArch("sm_90"));
+  EXPECT_TRUE(std::any_of(a.candidates.begin(), a.candidates.end(),
+                          [](const Candidate& c) { return c.config.strategy == Strategy::StatePassing; }));
+}
+
+TEST(SearchSpace, SharedMemoryLimitsOfTheArchPrune) {
+  // based: K' = 273 at K = 16, so chunk and BV decide whether a CTA fits.
+  dsl::Spec spec = test::variant("based");
+  SearchSpace h100 = enumerateSearchSpace(spec, {16, 64}, DType::BF16, Mode::Prefill, DeviceLimits::forArch("sm_90"));
+  SearchSpace a100 = enumerateSearchSpace(spec, {16, 64}, DType::BF16, Mode::Prefill, DeviceLimits::forArch("sm_80"));
+  SearchSpace small = enumerateSearchSpace(spec, {16, 64}, DType::BF16, Mode::Prefill, DeviceLimits::forArch("sm_89"));
+  ASSERT_FALSE(small.candidates.empty());
+  EXPECT_LT(small.candidates.size(), a100.candidates.size());
+  EXPECT_LE(a100.candidates.size(), h100.candidates.size());
+  std::vector<std::string> big = configsOf(h100);
+  for (const std::string& c : configsOf(a100))
+    EXPECT_NE(std::find(big.begin(), big.end(), c), big.end()) << c << " fits sm_80 but not sm_90";
+  bool smem_reason = false;
+  for (const auto& p : a100.pruned)
+    smem_reason = smem_reason || (p.stage == "codegen" && contains(p.reason, "shared memory"));
+  EXPECT_TRUE(smem_reason);
+  for (const auto& c : small.candidates) EXPECT_LE(maxSmem(c.kernel), 101376);
+}
+
+TEST(SearchSpace, RulesPruneTilesWiderThanVAndIdleWarps) {
+  dsl::Spec spec = test::variant("simple_gla");
+  SearchSpace s = enumerateSearchSpace(spec, {64, 64}, DType::BF16, Mode::Prefill, DeviceLimits::forArch("sm_90"));
+  for (const auto& c : s.candidates) {
+    EXPECT_LE(c.config.block_v, 64);
+    EXPECT_GE((c.config.chunk / 16) * (c.config.block_v / 8), c.config.warps) << describeConfig(c.config);
+  }
+  bool wide = false, idle = false;
+  for (const auto& p : s.pruned) {
+    wide = wide || contains(p.reason, "wider than V");
+    idle = idle || contains(p.reason, "tensor-core tiles");
+  }
+  EXPECT_TRUE(wide);
+  EXPECT_TRUE(idle);
+}
+
+TEST(SearchSpace, OddValueWidthsKeepTheTileThatCoversThem) {
+  dsl::Spec spec = test::variant("simple_gla");
+  SearchSpaceOptions o;
+  o.chunks = {64};
+  o.warps = {4};
+  o.strategies = {Strategy::Fused};
+  SearchSpace s = enumerateSearchSpace(spec, {64, 48}, DType::BF16, Mode::Prefill, DeviceLimits::forArch("sm_90"), o);
+  std::set<int> bvs;
+  for (const auto& c : s.candidates) bvs.insert(c.config.block_v);
+  EXPECT_EQ(bvs, (std::set<int>{16, 64}));  // 16 divides 48; 64 is the one tile covering it
+}
+
+TEST(SearchSpace, DecodeSpaceIsBlockVTimesWarps) {
+  dsl::Spec spec = test::variant("gated_delta_rule");
+  SearchSpace s = enumerateSearchSpace(spec, {128, 128}, DType::BF16, Mode::Decode, DeviceLimits::forArch("sm_90"));
+  EXPECT_EQ(s.enumerated, 4u * 3u);
+  std::set<std::pair<int, int>> seen;
+  for (const auto& c : s.candidates) {
+    EXPECT_EQ(c.config.strategy, Strategy::Fused);
+    EXPECT_EQ(c.config.chunk, 64);
+    EXPECT_TRUE(seen.insert({c.config.block_v, c.config.warps}).second);
+  }
+  EXPECT_TRUE(std::any_of(s.candidates.begin(), s.candidates.end(), [](const Candidate& c) { return c.is_default; }));
+}
+
+TEST(SearchSpace, EnumerationIsDeterministicAndInTieBreakOrder) {
+  dsl::Spec spec = test::variant("simple_gla");
+  auto a = enumerateSearchSpace(spec, {128, 128}, DType::BF16, Mode::Prefill, DeviceLimits::forArch("sm_90"));
+  auto b = enumerateSearchSpace(spec, {128, 128}, DType::BF16, Mode::Prefill, DeviceLimits::forArch("sm_90"));
+  EXPECT_EQ(configsOf(a), configsOf(b));
+  for (size_t i = 0; i < a.candidates.size(); ++i)
+    EXPECT_EQ(a.candidates[i].kernel.source, b.candidates[i].kernel.source);
+  for (size_t i = 1; i < a.candidates.size(); ++i)
+    EXPECT_TRUE(simplerThan(a.candidates[i - 1].config, a.candidates[i].config))
+        << describeConfig(a.candidates[i - 1].config) << " before " << describeConfig(a.candidates[i].config);
+  // Exactly one fused and one state-passing default, and they are the per-arch defaults.
+  int fused = 0, sp = 0;
+  for (const auto& c : a.candidates)
+    if (c.is_default) ++(c.config.strategy == Strategy::Fused ? fused : sp);
+  EXPECT_EQ(fused, 1);
+  EXPECT_EQ(sp, 1);
+}
+
+TEST(SearchSpace, DefaultsFallBackUntilTheyFit) {
+  dsl::Spec hedgehog = test::variant("hedgehog");  // K' = 256 at K = 128 in fp32: C=64 BV=64 does not fit
+  auto d =
+      pickDefault(hedgehog, {128, 128}, DType::FP32, Mode::Prefill, Strategy::Fused, DeviceLimits::forArch("sm_90"));
+  ASSERT_TRUE(d.ok()) << d.error();
+  EXPECT_TRUE(d->is_default);
+  EXPECT_FALSE(d->config.chunk == 64 && d->config.block_v == 64);
+  auto based = pickDefault(test::variant("based"), {128, 128}, DType::BF16, Mode::Prefill, Strategy::Fused,
+                           DeviceLimits::forArch("sm_90"));
+  ASSERT_FALSE(based.ok());
+  EXPECT_TRUE(contains(based.error(), "shared memory")) << based.error();
+  auto sp = pickDefault(test::variant("kda"), {128, 128}, DType::BF16, Mode::Prefill, Strategy::StatePassing,
+                        DeviceLimits::forArch("sm_90"));
+  EXPECT_FALSE(sp.ok());
+}
+
+TEST(SearchSpace, PtxasStatisticsDropSpillsAndUnlaunchableRegisterCounts) {
+  codegen::TuningConfig cfg;
+  cfg.warps = 8;
+  DeviceLimits limits = DeviceLimits::forArch("sm_90");
+  CubinResult clean;
+  clean.stats.push_back({"k", "sm_90", 128, 1, 0, 0, 0, 0, 0});
+  EXPECT_EQ(ptxasVerdict(clean, cfg, limits), "");
+  CubinResult spills = clean;
+  spills.stats[0].spill_stores = 16;
+  EXPECT_TRUE(contains(ptxasVerdict(spills, cfg, limits), "spills")) << ptxasVerdict(spills, cfg, limits);
+  CubinResult regs = clean;
+  regs.stats[0].registers = 255;  // 255 x 256 threads fits 65536 ...
+  EXPECT_EQ(ptxasVerdict(regs, cfg, limits), "");
+  limits.regs_per_block = 32768;  // ... but not a register file half that size
+  EXPECT_TRUE(contains(ptxasVerdict(regs, cfg, limits), "registers")) << ptxasVerdict(regs, cfg, limits);
+  cfg.warps = 4;
+  EXPECT_EQ(ptxasVerdict(regs, cfg, limits), "");
+}
+
+TEST(SearchSpace, CandidatesCompileWithNvrtcAndSpillsAreDropped) {
+  // Real NVRTC on the CPU for a few candidates: the survivors of the pruning really compile, in parallel.
+  dsl::Spec spec = test::variant("gated_delta_rule");
+  SearchSpaceOptions o;
+  o.chunks = {64};
+  o.block_vs = {32, 64};
+  o.warps = {4};
+  DeviceLimits limits = DeviceLimits::forArch("sm_90");
+  SearchSpace s = enumerateSearchSpace(spec, {128, 128}, DType::BF16, Mode::Prefill, limits, o);
+  ASSERT_EQ(s.candidates.size(), 2u);
+  std::vector<BuildJob> jobs;
+  for (const auto& c : s.candidates) {
+    BuildJob j;
+    j.source = c.kernel.source;
+    j.options.arch = targetArch("sm_90", c.kernel);
+    jobs.push_back(j);
+  }
+  auto results = compileParallel(jobs, 2);
+  for (size_t i = 0; i < results.size(); ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].error();
+    EXPECT_FALSE(results[i]->cubin.empty());
+    ASSERT_FALSE(results[i]->stats.empty());
+    // The verdict follows ptxas: a kernel that spills is dropped, one that does not is kept.
+    long long spills = 0;
+    for (const auto& st : results[i]->stats) spills += st.spill_stores + st.spill_loads;
+    const std::string verdict = ptxasVerdict(*results[i], s.candidates[i].config, limits);
+    EXPECT_EQ(spills > 0, contains(verdict, "spills")) << describeConfig(s.candidates[i].config) << ": " << verdict;
+    if (spills == 0) {
+      EXPECT_EQ(verdict, "");
+    }
+    std::printf("[ ptxas ] %s: %d registers, %lld spill bytes%s\n", describeConfig(s.candidates[i].config).c_str(),
+                results[i]->stats[0].registers, spills, verdict.empty() ? "" : " -> dropped");
+  }
+}
+
+}  // namespace
+}  // namespace linrec::tuner
