@@ -28,12 +28,12 @@ run_step() {  # run_step NAME TIMEOUT_S COMMAND...: output to OUT/NAME.log, verd
   nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader
 } | tee "$out/env.txt"
 
-for t in e2e_gpu_test linrec_runtime_gpu_tests linrec_kernel_gpu_test tuner_gpu_test; do
+for t in ${GPU_TESTS:-e2e_gpu_test linrec_runtime_gpu_tests linrec_kernel_gpu_test}; do
   [ -x "$bin/$t" ] && run_step "$t" 900 "$bin/$t"
 done
 
 # compute-sanitizer: one small config per variant (prefill with initial state, then a few decode steps).
-for v in linear_attn retention simple_gla gla delta_rule gated_delta_rule kda based hedgehog; do
+for v in ${SANITIZE_VARIANTS-linear_attn retention simple_gla gla delta_rule gated_delta_rule kda based hedgehog}; do
   dims=(--K 64 --V 64)
   [ "$v" = based ] && dims=(--K 16 --V 64)
   for tool in memcheck racecheck; do
