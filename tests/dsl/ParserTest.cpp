@@ -183,3 +183,14 @@ TEST(Parser, NonAsciiOnlyInComments) {
   e = firstError(std::string(kHeader) + "ä = 1\n");
   EXPECT_EQ(e.rfind("t.toml:3:1: error: non-ASCII", 0), 0u) << e;
 }
+
+TEST(Parser, CanonicalTomlEscapesControlCharacters) {
+  // Found by the fuzzer: a name holding an escaped newline must survive the canonical TOML round trip.
+  for (const char* name : {"a\\nb", "tab\\there", "q\\\"uote", "back\\\\slash", "bell\\u0007"}) {
+    Spec s = parseOk(std::string("[variant]\nname = \"") + name + "\"\n");
+    ParseResult back = parseSpec(s.canonicalToml(), "canonical.toml");
+    ASSERT_TRUE(back.ok()) << name << "\n" << back.errorText() << s.canonicalToml();
+    EXPECT_EQ(back.spec->name, s.name);
+    EXPECT_EQ(back.spec->hash(), s.hash());
+  }
+}
