@@ -25,6 +25,7 @@ Runner addRunCommand(CLI::App& app);
 Runner addTuneCommand(CLI::App& app);
 Runner addPackCommand(CLI::App& app);
 Runner addStartupCommand(CLI::App& app);
+Runner addBenchCommand(CLI::App& app);
 #endif
 #endif
 

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   add(linrec::cli::addTuneCommand);
   add(linrec::cli::addPackCommand);
   add(linrec::cli::addStartupCommand);
+  add(linrec::cli::addBenchCommand);
 #endif
 #endif
   try {

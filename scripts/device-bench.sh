@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# linrec vs flash-linear-attention on one GPU, in one device call, from the repo root with prebuilt binaries
+# (no cmake there): (a) `linrec bench` (each row checked against the float64 reference, then timed), (b) fla's
+# timing script on the same shapes, if fla was fetched into .peer/, (c) bench/compare_fla.py joining the two.
+# Ends with a summary and the comparison table.
+#
+#   bash scripts/device-bench.sh OUT_DIR
+#
+# Environment:
+#   LINREC_BIN=.devbin        where the `linrec` binary is
+#   BENCH_ARGS=...            arguments for `linrec bench` (default: --tune-budget-s $TUNE_S --decode; TUNE_S=6)
+#   FLA_SKIP_OPS=a,b          fla ops not to time (fla_bench.py's SKIP_OPS)
+#   FLA_FIRST=1               time fla before linrec
+#   NO_LINREC=1 / NO_FLA=1    skip one side; compare with an earlier run's JSON instead:
+#   LINREC_JSON=... / FLA_JSON=...   (defaults: OUT_DIR/linrec_bench.json, OUT_DIR/peer_fla.json)
+#   LINREC_TIMEOUT_S / FLA_TIMEOUT_S  wall-clock limit for either side (default: none). linrec rewrites its
+#                             JSON after every row, so a side cut short still leaves what it measured.
+#   LINREC_COMMIT             recorded in the JSON (default: git rev-parse, else the COMMIT file)
+#
+# Time: with TUNE_S=6, linrec takes about 28 prefill + 6 decode rows x (6 s tuning + check + timing), ~5 min;
+# fla's first call of each op autotunes (30-60 s each in the 2026-11-23 baseline). If both do not fit one
+# device call, run them in two (NO_FLA=1, then NO_LINREC=1 with LINREC_JSON pointing at the first's output
+# carried in the working tree).
+#
+# Everything lands in OUT_DIR: linrec_bench.json, peer_fla.json, vs-fla-<date>.{json,md}, <step>.txt.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+out=${1:?usage: bash scripts/device-bench.sh OUT_DIR}
+mkdir -p "$out" || exit 1
+out=$(cd "$out" && pwd)
+bin=${LINREC_BIN:-.devbin}
+shapes='32,1024,16,128,128;8,4096,16,128,128;2,16384,16,128,128;1,65536,16,128,128'
+linrec_json=${LINREC_JSON:-$out/linrec_bench.json}
+fla_json=${FLA_JSON:-$out/peer_fla.json}
+if [ -z "${LINREC_COMMIT:-}" ]; then
+  LINREC_COMMIT=$(git rev-parse --short HEAD 2> /dev/null || cat COMMIT 2> /dev/null || true)
+fi
+export LINREC_COMMIT
+declare -A rc
+
+# step NAME TIMEOUT_S COMMAND...: runs a step with its output in OUT/NAME.txt (and on the console), records its
+# exit code (124: the timeout hit).
+step() {
+  local name=$1 limit=$2
+  shift 2
+  echo
+  echo "=== $name: $*"
+  local start=$SECONDS
+  if [ -n "$limit" ]; then
+    timeout -k 10 "$limit" "$@" 2>&1 | tee "$out/$name.txt"
+  else
+    "$@" 2>&1 | tee "$out/$name.txt"
+  fi
+  rc[$name]=${PIPESTATUS[0]}
+  echo "=== $name: exit ${rc[$name]} after $((SECONDS - start)) s"
+}
+
+run_linrec() {
+  if [ -n "${NO_LINREC:-}" ]; then
+    rc[linrec_bench]="skipped (NO_LINREC)"
+    return
+  fi
+  if [ ! -x "$bin/linrec" ]; then
+    echo "device-bench.sh: $bin/linrec is missing: build it first (cmake --build build --target linrec)" |
+      tee "$out/linrec_bench.txt" >&2
+    rc[linrec_bench]="missing binary"
+    return
+  fi
+  # shellcheck disable=SC2086  # BENCH_ARGS is a list of words on purpose
+  step linrec_bench "${LINREC_TIMEOUT_S:-}" "$bin/linrec" bench ${BENCH_ARGS:---tune-budget-s ${TUNE_S:-6} --decode} \
+    --json-out "$out/linrec_bench.json"
+  linrec_json=$out/linrec_bench.json
+}
+
+run_fla() {
+  if [ -n "${NO_FLA:-}" ]; then
+    rc[fla_bench]="skipped (NO_FLA)"
+    return
+  fi
+  if [ ! -d .peer/fla ] || [ ! -f .peer/fla_bench.py ]; then
+    echo "device-bench.sh: .peer/fla or .peer/fla_bench.py is missing: fla not timed" | tee "$out/fla_bench.txt"
+    rc[fla_bench]="skipped (no .peer/fla)"
+    return
+  fi
+  # NO_BWD: forward only (fla_bench.py times the backward of some ops by default).
+  step fla_bench "${FLA_TIMEOUT_S:-}" env OUT="$out" SHAPES="$shapes" NO_BWD=1 SKIP_OPS="${FLA_SKIP_OPS:-}" \
+    PYTHONPATH=.peer python3 .peer/fla_bench.py
+  fla_json=$out/peer_fla.json
+}
+
+{
+  echo "device-bench.sh $(date -u +%Y-%m-%dT%H:%M:%SZ), commit ${LINREC_COMMIT:-unknown}"
+  [ -x "$bin/linrec" ] && "$bin/linrec" --version
+  command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  echo "nproc $(nproc); linrec args: ${BENCH_ARGS:---tune-budget-s ${TUNE_S:-6} --decode}"
+} 2>&1 | tee "$out/env.txt"
+
+if [ -n "${FLA_FIRST:-}" ]; then
+  run_fla
+  run_linrec
+else
+  run_linrec
+  run_fla
+fi
+
+compare_md=""
+if [ -f "$linrec_json" ] && [ -f "$fla_json" ]; then
+  day=$(date -u +%Y-%m-%d)
+  step compare "" python3 bench/compare_fla.py "$linrec_json" "$fla_json" --out-dir "$out" --date "$day"
+  [ -f "$out/vs-fla-$day.md" ] && compare_md=$out/vs-fla-$day.md
+else
+  missing=()
+  [ -f "$linrec_json" ] || missing+=("$linrec_json")
+  [ -f "$fla_json" ] || missing+=("$fla_json")
+  echo "device-bench.sh: nothing to compare: missing ${missing[*]}" | tee "$out/compare.txt"
+  rc[compare]="skipped"
+fi
+
+{
+  echo
+  echo "==================== summary (details in $out) ===================="
+  cat "$out/env.txt"
+  for k in linrec_bench fla_bench compare; do echo "$k: exit ${rc[$k]:-not run}"; done
+  # Rows that failed (linrec: a failed check or launch is an error row, never a number).
+  grep -E ': ERROR |^linrec bench: ' "$out/linrec_bench.txt" 2> /dev/null | sed 's/^/  ! /'
+  grep -E '"error"' "$out/fla_bench.txt" 2> /dev/null | sed 's/^/  ! fla: /' | cut -c1-240
+  if grep -q '^family ' "$out/linrec_bench.txt" 2> /dev/null; then
+    echo
+    echo "linrec bench table:"
+    sed -n '/^family /,$p' "$out/linrec_bench.txt"
+  fi
+  if [ -n "$compare_md" ]; then
+    echo
+    cat "$compare_md"
+  fi
+} 2>&1 | tee "$out/summary.txt"
+
+status=0
+for k in linrec_bench fla_bench compare; do
+  case "${rc[$k]:-}" in
+    0 | skipped*) ;;
+    "") ;;
+    *) status=1 ;;
+  esac
+done
+exit $status
