@@ -290,6 +290,7 @@ Expected<TuneResult> tune(Runtime& rt, const dsl::Spec& spec, const Shape& shape
     cc.initial_state = true;
     cc.dtype = o.dtype;
     cc.config = s.candidate->config;
+    cc.auto_tiles = false;  // check the candidate's own chunk and tiles, not the default's
     cc.seed = 17;
     if (decode) {
       cc.T = 8;

@@ -2,6 +2,7 @@
 #include "linrec/runtime/Runtime.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "DeviceContext.h"
 #include "linrec/dsl/Sha256.h"
@@ -187,7 +188,9 @@ Expected<CompiledModule> Runtime::compile(const std::string& source, const Compi
   NvrtcOptions no;
   no.arch = info.arch(archSpecific);
   no.source_name = options.source_name;
-  no.line_info = options.line_info;
+  // LINREC_LINEINFO=1 lets a profiler (ncu's source view) map SASS back to the kernel headers without a rebuild.
+  const char* li = std::getenv("LINREC_LINEINFO");
+  no.line_info = options.line_info || (li != nullptr && li[0] == '1');
   no.extra = options.extra;
 
   std::vector<int> archs = nvrtcSupportedArchs();

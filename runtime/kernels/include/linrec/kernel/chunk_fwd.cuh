@@ -78,6 +78,10 @@ LINREC_DEV void chunk_fwd_fused(const FwdParams& p) {
     if constexpr (X::kDelta) x.delta_solve();
     x.outputs(t0, rows);
     block_sync();
+    if constexpr (X::kHasDecay) {
+      x.prepare_update();
+      block_sync();
+    }
     x.update_state();
     block_sync();
   }
@@ -116,6 +120,10 @@ LINREC_DEV void chunk_state_local(const FwdParams& p) {
   block_sync();
   if constexpr (X::kVec) {
     x.scale_decay();
+    block_sync();
+  }
+  if constexpr (X::kHasDecay) {
+    x.prepare_update();
     block_sync();
   }
   float* hc = p.ws + ws.states + slot * X::KF * (long long)X::V;

@@ -5,7 +5,7 @@
 // leaves b_last = b at the last valid token. Every phase is done by the whole block and is separated from
 // the next by a block barrier the caller issues (phases say what they read and write).
 //
-// Storage: q~, k~, the values (transposed, U^T [BV][C]) and the score matrices are kept in the input type
+// Storage: q~, k~, the values (U [C][BV]) and the score matrices are kept in the input type
 // for bf16/fp16 (exactly what the tensor cores consume: fragments are single 32-bit loads) and in fp32 for
 // fp32 inputs; the state S and the decay cumsums are always fp32 (scalar cumsums fp64 for fp32 inputs).
 //
@@ -59,10 +59,13 @@ struct Chunk {
   static constexpr bool kVec = VT::kVec, kHasDecay = VT::kHasDecay;
   static constexpr bool kDelta = Variant::kDelta, kNorm = Variant::kNormalize;
   static constexpr bool kLocal = Kind == ChunkKernel::LocalState;
-  /// Element of the operand tiles (Q, Kt, U^T, Aqk, Akk): the input type, or float for fp32 inputs.
+  /// Element of the operand tiles (Q, Kt, U, Aqk, Akk): the input type, or float for fp32 inputs.
   using E = typename Storage<D>::type;
   static constexpr ChunkLayout L = chunk_layout(Kind, K, KF, C, BV, W, kVec, kDelta, kNorm, (int)sizeof(E));
   static constexpr int KFP = L.kfp, LDK = L.ld_kf, LDU = L.ld_u, LDC = L.ld_c, LDS = L.ld_s, LDG = L.ld_g;
+  static constexpr int LDSB = L.ld_sb;
+  /// 16-bit inputs keep a copy of the state in the input type (Sb) for the products that read it.
+  static constexpr bool kSb = D != DType::FP32 && !kLocal;
   /// Scalar-decay cumsums: fp64 for fp32 inputs. exp(b_i - b_j) is then exact to fp32 rounding of the
   /// difference even when |b| is large (strong decays, long chunks): a fp32 cumsum of -300 has an ulp of
   /// 3e-5, which would cap the fp32 path's accuracy there. Vector decays keep fp32 (smem) cumsums.
@@ -86,6 +89,7 @@ struct Chunk {
 
   // ---- shared-memory regions (layout.cuh)
   LINREC_DEV float* S() const { return reinterpret_cast<float*>(sm + L.S); }
+  LINREC_DEV E* Sb() const { return reinterpret_cast<E*>(sm + L.Sb); }
   LINREC_DEV E* Q() const { return reinterpret_cast<E*>(sm + L.Q); }
   LINREC_DEV E* Kt() const { return reinterpret_cast<E*>(sm + L.Kt); }
   LINREC_DEV float* G() const { return reinterpret_cast<float*>(sm + L.G); }
@@ -97,6 +101,7 @@ struct Chunk {
   LINREC_DEV float* gl() const { return reinterpret_cast<float*>(sm + L.gl); }
   LINREC_DEV float* beta() const { return reinterpret_cast<float*>(sm + L.beta); }
   LINREC_DEV float* blast() const { return reinterpret_cast<float*>(sm + L.blast); }
+  LINREC_DEV float* glast() const { return reinterpret_cast<float*>(sm + L.glast); }
   LINREC_DEV float* den() const { return reinterpret_cast<float*>(sm + L.den); }
   LINREC_DEV float* z() const { return reinterpret_cast<float*>(sm + L.z); }
   LINREC_DEV float* misc() const { return reinterpret_cast<float*>(sm + L.misc); }
@@ -105,12 +110,8 @@ struct Chunk {
   LINREC_DEV static E e(float x) { return from_float<D>(x); }
 
   // ---- decayed operands. After scale_decay: Q holds q~ Gamma (any decay); vector decays also hold
-  // k~ Gamma in Kt (delta) and k~ exp(b_last - b) in G; scalar decays scale k~ on the fly.
-  LINREC_DEV float kw(int i, int d) const {
-    const float x = f(Kt()[i * LDK + d]);
-    if constexpr (kHasDecay && !kVec) return x * gq()[i];
-    return x;
-  }
+  // k~ Gamma in Kt (delta) and k~ exp(b_last - b) in G; scalar decays keep k~ in Kt and apply their row
+  // factors to products (delta_rhs) or to U (prepare_update).
   LINREC_DEV float kl(int i, int d) const {
     if constexpr (kVec) return G()[i * LDG + d];
     const float x = f(Kt()[i * LDK + d]);
@@ -123,14 +124,31 @@ struct Chunk {
     if constexpr (kHasDecay) return blast()[0];
     return 0.0f;
   }
+  /// Gamma_last for key dim d (1 without decay); cumsum() computes it once per chunk.
+  LINREC_DEV float gamma_last(int d) const {
+    if constexpr (kVec) return glast()[d];
+    if constexpr (kHasDecay) return glast()[0];
+    return 1.0f;
+  }
   /// The view of q~ Gamma (rows m0...) as an A operand, and of the state as a B operand.
   LINREC_DEV RowsView<D> q_view(int m0) const { return RowsView<D>{Q() + m0 * LDK, LDK}; }
   LINREC_DEV auto s_view(int n0) const {
-    const float* Sm = S() + n0;
-    return fn_b<D>([=](int k, int nn) { return Sm[k * LDS + nn]; });
+    if constexpr (kSb) {
+      return ColsView<D>{Sb() + n0 * LDSB, LDSB};
+    } else {
+      const float* Sm = S() + n0;
+      return fn_b<D>([=](int k, int nn) { return Sm[k * LDS + nn]; });
+    }
   }
-  /// U as a B operand (element (j, c) = U^T[c][j]), columns from n0.
-  LINREC_DEV ColsView<D> u_view(int n0) const { return ColsView<D>{U() + n0 * LDU, LDU}; }
+  /// The state update's A operand, element (d, i) = k~_i,d exp(b_last - b_i), from column m0: after
+  /// prepare_update() it is k~ itself (no decay, and scalar decays, whose row factors went into U) or the
+  /// copy of G in the Q region (vector decays), read transposed from [token][dim].
+  LINREC_DEV TransRowsView<D> kl_view(int m0) const {
+    if constexpr (kVec) return TransRowsView<D>{Q() + m0, LDK};
+    return TransRowsView<D>{Kt() + m0, LDK};
+  }
+  /// U as a B operand (element (j, c) = U[j][c]), columns from n0.
+  LINREC_DEV RowsBView<D> u_view(int n0) const { return RowsBView<D>{U() + n0, LDU}; }
 
   // ---- phases
 
@@ -142,6 +160,7 @@ struct Chunk {
       float x = 0.0f;
       if (src != nullptr && d < KF && v0 + c < V) x = src[base + (long long)d * row + v0 + c];
       S()[d * LDS + c] = x;
+      if constexpr (kSb) Sb()[c * LDSB + d] = e(x);
     }
     if constexpr (kNorm && !kLocal) {
       for (int d = (int)threadIdx.x; d < KFP; d += NT) z()[d] = (zsrc != nullptr && d < KF) ? zsrc[zbase + d] : 0.0f;
@@ -169,7 +188,7 @@ struct Chunk {
 
   /// Reads the chunk's tokens [t0, t0 + rows) (rows <= C) in three barrier-separated steps, the caller
   /// issuing the barrier after the last:
-  ///   1. raw q, k into Q, Kt (columns [0, K)) and this V-tile of v into U^T: 16-byte coalesced loads,
+  ///   1. raw q, k into Q, Kt (columns [0, K)) and this V-tile of v into U: 16-byte coalesced loads,
   ///      many in flight per thread; rows beyond the chunk are 0;
   ///   2. beta and the decay g (b or G) from the generated expressions, one token (or element) per
   ///      thread, so their global loads overlap too;
@@ -180,8 +199,8 @@ struct Chunk {
     const long long qk0 = ((bos + t0) * p.H + h) * K;
     load_tile<D, C, K, NT, K % VE == 0, false>(p.q, qk0, (long long)p.H * K, rows, K, Q(), LDK);
     load_tile<D, C, K, NT, K % VE == 0, false>(p.k, qk0, (long long)p.H * K, rows, K, Kt(), LDK);
-    load_tile<D, C, BV, NT, V % VE == 0, true>(p.v, ((bos + t0) * p.H + h) * V + v0, (long long)p.H * V, rows,
-                                               V - v0 < BV ? V - v0 : BV, U(), LDU);
+    load_tile<D, C, BV, NT, V % VE == 0, false>(p.v, ((bos + t0) * p.H + h) * V + v0, (long long)p.H * V, rows,
+                                                V - v0 < BV ? V - v0 : BV, U(), LDU);
     block_sync();
     for (int i = (int)threadIdx.x; i < C; i += NT) {
       float bt = 0.0f;
@@ -230,11 +249,12 @@ struct Chunk {
         }
       }
     }
-    if constexpr (!kDelta) {
-      for (int e2 = (int)threadIdx.x; e2 < BV * C; e2 += NT) {
-        const int c = e2 / C, i = e2 - c * C;
-        U()[c * LDU + i] = e(beta()[i] * f(U()[c * LDU + i]));
-      }
+    if constexpr (!kDelta && Variant::kHasBeta) {
+      map_tile<D, C, BV, NT>(U(), LDU, [&](int i, int, float(&x)[kVecElems<D>]) {
+        const float b = beta()[i];
+#pragma unroll
+        for (int j = 0; j < kVecElems<D>; ++j) x[j] *= b;
+      });
     }
   }
 
@@ -250,6 +270,7 @@ struct Chunk {
           G()[i * LDG + d] = s;
         }
         blast()[d] = s;
+        glast()[d] = kexp<D>(s);
       }
     } else if constexpr (kHasDecay) {
       if (warp_id() == 0) {
@@ -275,7 +296,10 @@ struct Chunk {
           gq()[i] = kexp<D>((float)bi);
           gl()[i] = kexp<D>((float)(last - bi));
         }
-        if (lane == 0) blast()[0] = (float)last;
+        if (lane == 0) {
+          blast()[0] = (float)last;
+          glast()[0] = kexp<D>((float)last);
+        }
       }
     }
   }
@@ -314,6 +338,20 @@ struct Chunk {
     }
   }
 
+  /// Largest exponent a diagonal block may factor through its middle row: the factor e^{b_m - b_j} <= e^range
+  /// is rounded into the operand type, so bf16 (fp32's range) takes e^40 ~ 2e17 and fp16 (max 65504) e^8.
+  static constexpr float kDiagRange = D == DType::FP16 ? 8.0f : 40.0f;
+  /// max |b(i, d) - b(r + 8, d)| over the 16 rows of the block at r and all dims (one warp, warp-uniform).
+  LINREC_DEV float diag_range(int r) const {
+    const int lane = lane_id();
+    float mx = 0.0f;
+    for (int t = lane; t < 16 * KFP; t += 32) {
+      const int m = t / KFP, d = t - m * KFP;
+      mx = fmaxf(mx, fabsf(G()[(r + m) * LDG + d] - G()[(r + 8) * LDG + d]));
+    }
+    return warp_max(mx);
+  }
+
   /// Scores Aqk (lower incl. diagonal, decay applied) and, for delta rules, Akk (strictly lower, times
   /// beta_i): one warp per 16x16 block; blocks above the diagonal are zeroed. Reads Q, Kt, G/b, beta.
   LINREC_DEV void scores() {
@@ -332,25 +370,34 @@ struct Chunk {
       aq.zero();
       ak.zero();
       if constexpr (kVec) {
+        // Off-diagonal blocks factor through row ref = r: (x_i e^{b_i - b_r}) . (k_j e^{b_r - b_j}), both
+        // factors <= 1. Diagonal blocks factor the same way through their middle row when every exponent
+        // of the block stays within kDiagRange of it (both factors then stay far from overflow, and the
+        // products go to the tensor cores); otherwise they take the exact per-dimension path.
+        int ref = r;
         if (I == J) {
-          diag_scores_vector(I);
-          continue;
+          // fp32 inputs keep the exact path: e^{+-40} factors would cost them digits (exp's relative error
+          // grows with its argument), while 16-bit operands round far more than that anyway.
+          if (D == DType::FP32 || diag_range(r) > kDiagRange) {
+            diag_scores_vector(I);
+            continue;
+          }
+          ref = r + 8;
         }
-        // Off-diagonal blocks factor through row r: (x_i e^{b_i - b_r}) . (k_j e^{b_r - b_j}).
         const E* Qm = Q();
         const E* Km = Kt();
         const float* Gm = G();
         const auto bk = fn_b<D>([=](int k, int nn) {
           const int j = 16 * J + nn;
-          return f(Km[j * LDK + k]) * kexp<D>(Gm[r * LDG + k] - Gm[j * LDG + k]);
+          return f(Km[j * LDK + k]) * kexp<D>(Gm[ref * LDG + k] - Gm[j * LDG + k]);
         });
         warp_gemm<D>(aq, 0, KFP, fn_a<D>([=](int m, int k) {
-                       return f(Qm[(r + m) * LDK + k]) * kexp<D>(Gm[(r + m) * LDG + k] - Gm[r * LDG + k]);
+                       return f(Qm[(r + m) * LDK + k]) * kexp<D>(Gm[(r + m) * LDG + k] - Gm[ref * LDG + k]);
                      }),
                      bk);
         if constexpr (kDelta)
           warp_gemm<D>(ak, 0, KFP, fn_a<D>([=](int m, int k) {
-                         return f(Km[(r + m) * LDK + k]) * kexp<D>(Gm[(r + m) * LDG + k] - Gm[r * LDG + k]);
+                         return f(Km[(r + m) * LDK + k]) * kexp<D>(Gm[(r + m) * LDG + k] - Gm[ref * LDG + k]);
                        }),
                        bk);
       } else {
@@ -378,18 +425,42 @@ struct Chunk {
   /// Applies the decays in place: Q <- q~ Gamma (scalar and vector decays); vector decays also
   /// G <- k~ exp(b_last - b) and (delta) Kt <- k~ Gamma.
   LINREC_DEV void scale_decay() {
-    for (int t = (int)threadIdx.x; t < C * KFP; t += NT) {
-      const int i = t / KFP, d = t - i * KFP;
-      E* q = Q() + i * LDK + d;
-      if constexpr (kVec) {
-        const float bb = G()[i * LDG + d];
-        if constexpr (!kLocal) *q = e(f(*q) * kexp<D>(bb));
-        const float kk = f(Kt()[i * LDK + d]);
-        G()[i * LDG + d] = kk * kexp<D>(blast()[d] - bb);
-        if constexpr (kDelta) Kt()[i * LDK + d] = e(kk * kexp<D>(bb));
-      } else if constexpr (kHasDecay && !kLocal) {
-        *q = e(f(*q) * gq()[i]);
+    constexpr int VE = kVecElems<D>;
+    if constexpr (kVec) {
+      constexpr unsigned PR = KFP / VE, TOTAL = C * PR;
+#pragma unroll 1
+      for (unsigned t = threadIdx.x; t < TOTAL; t += NT) {
+        const unsigned i = t / PR, d0 = (t % PR) * VE;
+        float* g = G() + i * LDG + d0;
+        E* kp = Kt() + i * LDK + d0;
+        E* qp = Q() + i * LDK + d0;
+        float gv[VE];
+#pragma unroll
+        for (int j = 0; j < VE; j += 4) {
+          const float4 w = *reinterpret_cast<const float4*>(g + j);
+          gv[j] = w.x, gv[j + 1] = w.y, gv[j + 2] = w.z, gv[j + 3] = w.w;
+        }
+        float kv[VE], qv[VE];
+        unpack_vec<D>(*reinterpret_cast<const uint4*>(kp), kv);
+        if constexpr (!kLocal) unpack_vec<D>(*reinterpret_cast<const uint4*>(qp), qv);
+#pragma unroll
+        for (int j = 0; j < VE; ++j) {
+          const float bb = gv[j], eq = kexp<D>(bb), kk = kv[j];
+          if constexpr (!kLocal) qv[j] *= eq;
+          gv[j] = kk * kexp<D>(blast()[d0 + j] - bb);
+          if constexpr (kDelta) kv[j] = kk * eq;
+        }
+#pragma unroll
+        for (int j = 0; j < VE; j += 4) *reinterpret_cast<float4*>(g + j) = make_float4(gv[j], gv[j + 1], gv[j + 2], gv[j + 3]);
+        if constexpr (!kLocal) *reinterpret_cast<uint4*>(qp) = pack_vec<D>(qv);
+        if constexpr (kDelta) *reinterpret_cast<uint4*>(kp) = pack_vec<D>(kv);
       }
+    } else if constexpr (kHasDecay && !kLocal) {
+      map_tile<D, C, KFP, NT>(Q(), LDK, [&](int i, int, float(&x)[VE]) {
+        const float s = gq()[i];
+#pragma unroll
+        for (int j = 0; j < VE; ++j) x[j] *= s;
+      });
     }
   }
 
@@ -399,15 +470,14 @@ struct Chunk {
     for_each_warp_tile<C, BV, ts.MT, ts.NT, W>([&](int m0, int n0) {
       WarpAcc<ts.MT, ts.NT> acc;
       acc.zero();
-      if constexpr (kHasDecay && !kVec) {
-        warp_gemm<D>(acc, 0, KFP, fn_a<D>([=](int m, int k) { return kw(m0 + m, k); }), s_view(n0));
-      } else {
-        warp_gemm<D>(acc, 0, KFP, RowsView<D>{Kt() + m0 * LDK, LDK}, s_view(n0));
-      }
+      // Scalar decays: (k~ Gamma) S = diag(exp(b)) (k~ S), the row factor applied to the product.
+      warp_gemm<D>(acc, 0, KFP, RowsView<D>{Kt() + m0 * LDK, LDK}, s_view(n0));
       acc.for_each([&](int m, int nn, float& v) {
         const int i = m0 + m, c = n0 + nn;
-        E* u = U() + c * LDU + i;
-        *u = e(beta()[i] * (f(*u) - v));
+        E* u = U() + i * LDU + c;
+        float w = v;
+        if constexpr (kHasDecay && !kVec) w *= gq()[i];
+        *u = e(beta()[i] * (f(*u) - w));
       });
     });
   }
@@ -424,17 +494,17 @@ struct Chunk {
           acc.zero();
           warp_gemm<D>(acc, 0, r, RowsView<D>{Akk() + r * LDC, LDC}, u_view(n0));
           acc.for_each([&](int m, int nn, float& v) {
-            E* u = U() + (n0 + nn) * LDU + r + m;
+            E* u = U() + (r + m) * LDU + n0 + nn;
             *u = e(f(*u) - v);
           });
         });
         block_sync();
       }
       for (int c = (int)threadIdx.x; c < BV; c += NT) {
-        E* col = U() + c * LDU + r;
+        E* col = U() + r * LDU + c;
         float u[16];
 #pragma unroll
-        for (int m = 0; m < 16; ++m) u[m] = f(col[m]);
+        for (int m = 0; m < 16; ++m) u[m] = f(col[m * LDU]);
 #pragma unroll
         for (int m = 1; m < 16; ++m) {
           const E* a = Akk() + (r + m) * LDC + r;
@@ -444,7 +514,7 @@ struct Chunk {
           u[m] = s;
         }
 #pragma unroll
-        for (int m = 0; m < 16; ++m) col[m] = e(u[m]);
+        for (int m = 0; m < 16; ++m) col[m * LDU] = e(u[m]);
       }
       block_sync();
     }
@@ -472,21 +542,60 @@ struct Chunk {
       acc.zero();
       warp_gemm<D>(acc, 0, KFP, q_view(m0), s_view(n0));
       warp_gemm<D>(acc, 0, m0 + 16 * ts.MT, RowsView<D>{Aqk() + m0 * LDC, LDC}, u_view(n0));
-      acc.for_each([&](int m, int nn, float& v) {
-        const int i = m0 + m, c = n0 + nn;
-        if (i < rows && v0 + c < V) {
-          float o = p.scale * v;
-          if constexpr (kNorm) o /= den()[i];
-          store_elem<D>(p.o, ((bos + t0 + i) * p.H + h) * V + v0 + c, o);
+      // Adjacent columns (2t, 2t + 1) go out as one 4-byte (8-byte for fp32) store.
+      const int g = lane_id() >> 2, t = lane_id() & 3;
+#pragma unroll
+      for (int mt = 0; mt < ts.MT; ++mt)
+#pragma unroll
+        for (int hf = 0; hf < 2; ++hf) {
+          const int i = m0 + mt * 16 + g + 8 * hf;
+          if (i >= rows) continue;
+          float sc = p.scale;
+          if constexpr (kNorm) sc /= den()[i];
+          const long long row = ((bos + t0 + i) * p.H + h) * V + v0;
+#pragma unroll
+          for (int nt = 0; nt < ts.NT; ++nt) {
+            const int c = n0 + nt * 8 + 2 * t;
+            const float o0 = sc * acc.c[mt][nt][2 * hf], o1 = sc * acc.c[mt][nt][2 * hf + 1];
+            if (v0 + c + 1 < V && ((row + c) & 1) == 0) {
+              store_pair<D>(p.o, row + c, o0, o1);
+            } else {
+              if (v0 + c < V) store_elem<D>(p.o, row + c, o0);
+              if (v0 + c + 1 < V) store_elem<D>(p.o, row + c + 1, o1);
+            }
+          }
         }
-      });
     });
   }
 
   /// (k~ exp(b_last - b))^T U for the warp tile (m0, n0) of the K'p x BV state update.
   template <class Acc>
   LINREC_DEV void state_increment(Acc& acc, int m0, int n0) const {
-    warp_gemm<D>(acc, 0, C, fn_a<D>([=](int m, int k) { return kl(k, m0 + m); }), u_view(n0));
+    warp_gemm<D>(acc, 0, C, kl_view(m0), u_view(n0));
+  }
+
+  /// Puts the decay's row factors where kl_view() and state_increment() expect them, once per chunk (the
+  /// caller issues a barrier after it when the variant has a decay): scalar decays scale the rows of U by
+  /// exp(b_last - b_i) (U is not read again but by the update); vector decays copy G (k~ exp(b_last - b),
+  /// from scale_decay) into the Q region in the operand type (q~ Gamma is not read again either).
+  LINREC_DEV void prepare_update() {
+    constexpr int VE = kVecElems<D>;
+    if constexpr (kVec) {
+      map_tile<D, C, KFP, NT>(Q(), LDK, [&](int i, int d0, float(&x)[VE]) {
+        const float* g = G() + i * LDG + d0;
+#pragma unroll
+        for (int j = 0; j < VE; j += 4) {
+          const float4 w = *reinterpret_cast<const float4*>(g + j);
+          x[j] = w.x, x[j + 1] = w.y, x[j + 2] = w.z, x[j + 3] = w.w;
+        }
+      });
+    } else if constexpr (kHasDecay) {
+      map_tile<D, C, BV, NT>(U(), LDU, [&](int i, int, float(&x)[VE]) {
+        const float s = gl()[i];
+#pragma unroll
+        for (int j = 0; j < VE; ++j) x[j] *= s;
+      });
+    }
   }
 
   /// S <- Gamma_last S + (k~ exp(b_last - b))^T U and z <- Gamma_last z + sum_j k~_j exp(b_last - b_j).
@@ -499,18 +608,16 @@ struct Chunk {
       acc.for_each([&](int m, int nn, float& v) {
         const int d = m0 + m, c = n0 + nn;
         float* s = S() + d * LDS + c;
-        if constexpr (kHasDecay) {
-          *s = kexp<D>(log_gamma_last(d)) * *s + v;
-        } else {
-          *s += v;
-        }
+        const float x = kHasDecay ? gamma_last(d) * *s + v : *s + v;
+        *s = x;
+        if constexpr (kSb) Sb()[c * LDSB + d] = e(x);
       });
     });
     if constexpr (kNorm && !kLocal) {
       for (int d = (int)threadIdx.x; d < KFP; d += NT) {
         float s = 0.0f;
         for (int j = 0; j < C; ++j) s += kl(j, d);
-        z()[d] = (kHasDecay ? kexp<D>(log_gamma_last(d)) : 1.0f) * z()[d] + s;
+        z()[d] = gamma_last(d) * z()[d] + s;
       }
     }
   }

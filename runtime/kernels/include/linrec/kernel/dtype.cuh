@@ -116,6 +116,17 @@ LINREC_DEV void store_elem(void* base, long long i, float x) {
   }
 }
 
+/// Two adjacent elements i, i + 1 in one store (i even: 4-byte aligned for 16-bit types, 8-byte for fp32).
+template <DType D>
+LINREC_DEV void store_pair(void* base, long long i, float a, float b) {
+  if constexpr (D == DType::FP32) {
+    *reinterpret_cast<float2*>(static_cast<float*>(base) + i) = make_float2(a, b);
+  } else {
+    const unsigned lo = from_float<D>(a), hi = from_float<D>(b);
+    *reinterpret_cast<unsigned*>(static_cast<unsigned short*>(base) + i) = lo | (hi << 16);
+  }
+}
+
 /// Two floats -> one 32-bit register of two 16-bit elements for mma.sync: lo in bits 0-15, hi in 16-31.
 template <DType D>
 LINREC_DEV unsigned pack2(float lo, float hi) {

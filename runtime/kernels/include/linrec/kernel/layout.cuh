@@ -43,15 +43,18 @@ struct ChunkLayout {
   int kfp = 0;    ///< K' padded to 16
   int eb = 4;     ///< bytes per E element (4: fp32 inputs, 2: bf16/fp16)
   int ld_kf = 0;  ///< row stride (E elements) of Q, Kt [C][K'p]
-  int ld_u = 0;   ///< row stride (E elements) of U^T [BV][C]
+  int ld_u = 0;   ///< row stride (E elements) of U [C][BV]
   int ld_c = 0;   ///< row stride (E elements) of Aqk, Akk [C][C]
   int ld_s = 0;   ///< row stride (floats) of S [K'p][BV]
   int ld_g = 0;   ///< row stride (floats) of G [C][K'p]
+  int ld_sb = 0;  ///< row stride (E elements) of Sb [BV][K'p]
   int S = 0;      ///< state tile [K'p][BV] fp32
+  int Sb = 0;     ///< 16-bit inputs: the state rounded to the input type, by columns [BV][K'p] (the tensor-core
+                  ///< B operand of q~ Gamma S and (k~ Gamma) S, loaded with ldmatrix; the update stays fp32)
   int Q = 0;      ///< raw q, then q~, then q~ Gamma [C][K'p] E
   int Kt = 0;     ///< raw k, then k~ (delta: then k~ Gamma) [C][K'p] E
   int G = 0;      ///< vector decay: g, its cumsum b, then k~ exp(b_last - b) [C][K'p] fp32
-  int U = 0;      ///< values, transposed [BV][C] E: beta v (additive) or v -> X -> U (delta)
+  int U = 0;      ///< values [C][BV] E: beta v (additive) or v -> X -> U (delta)
   int Aqk = 0;    ///< intra-chunk scores (q~ k~^T (.) decay), lower incl. diagonal [C][C] E
   int Akk = 0;    ///< delta: beta_i (k~_i k~_j^T (.) decay), strictly lower [C][C] E
   int b = 0;      ///< scalar decay: in-chunk cumsum of g [C] (fp64 for fp32 inputs, else fp32)
@@ -59,6 +62,7 @@ struct ChunkLayout {
   int gl = 0;     ///< scalar decay: exp(b_last - b_i) [C] fp32
   int beta = 0;   ///< beta [C] fp32 (0 beyond the chunk's valid rows)
   int blast = 0;  ///< b_last per key dim [K'p] fp32 (scalar decay: entry 0)
+  int glast = 0;  ///< Gamma_last = exp(b_last) per key dim [K'p] fp32 (scalar decay: entry 0)
   int den = 0;    ///< normalizer: the readout denominators [C] fp32
   int z = 0;      ///< normalizer: z entering the chunk [K'p] fp32
   int misc = 0;   ///< 32 floats for block reductions and broadcast scalars
@@ -83,10 +87,11 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   l.eb = eb;
   l.kfp = padded_feature_width(KF);
   l.ld_kf = smem_row_stride(l.kfp, eb);
-  l.ld_u = smem_row_stride(C, eb);
+  l.ld_u = smem_row_stride(BV, eb);
   l.ld_c = smem_row_stride(C, eb);
   l.ld_s = smem_row_stride(BV);
   l.ld_g = smem_row_stride(l.kfp);
+  l.ld_sb = smem_row_stride(l.kfp, eb);
   const bool fused = kind == ChunkKernel::Fused;
   const bool local = kind == ChunkKernel::LocalState;
   int at = 0;
@@ -96,10 +101,11 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
     return off;
   };
   l.S = take(local ? 0 : 4 * l.kfp * l.ld_s);
+  l.Sb = take(local || eb == 4 ? 0 : eb * BV * l.ld_sb);
   l.Q = take(eb * C * l.ld_kf);  // stage 1 too: gate expressions may read the raw q
   l.Kt = take(eb * C * l.ld_kf);
   l.G = take(vector_decay ? 4 * C * l.ld_g : 0);
-  l.U = take(eb * BV * l.ld_u);
+  l.U = take(eb * C * l.ld_u);
   l.Aqk = take(local ? 0 : eb * C * l.ld_c);
   l.Akk = take(fused && delta ? eb * C * l.ld_c : 0);
   l.b = take(8 * C);
@@ -107,6 +113,7 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   l.gl = take(4 * C);
   l.beta = take(4 * C);
   l.blast = take(4 * l.kfp);
+  l.glast = take(4 * l.kfp);
   l.den = take(normalize && !local ? 4 * C : 0);
   l.z = take(normalize && !local ? 4 * l.kfp : 0);
   l.misc = take(4 * 32);

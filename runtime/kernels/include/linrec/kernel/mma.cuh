@@ -43,27 +43,135 @@ struct WarpAcc {
   }
 };
 
-/// A-operand view of a row-major tile: element (m, k) = p[m * ld + k]; ld and k even for pair().
+#ifdef LINREC_KERNEL_EMULATION
+/// The emulator gathers fragments element by element (pair()); it has no ldmatrix.
+constexpr bool kHaveLdmatrix = false;
+#else
+constexpr bool kHaveLdmatrix = true;
+/// The shared-state-space address of a generic pointer into shared memory.
+LINREC_DEV unsigned smem_addr(const void* p) {
+  unsigned a;
+  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+  return a;
+}
+/// Four 8x8 16-bit matrices; lane l gives the address of row l % 8 of matrix l / 8 (16-byte aligned).
+LINREC_DEV void ldsm_x4(unsigned (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+/// As ldsm_x4, each matrix transposed.
+LINREC_DEV void ldsm_x4_trans(unsigned (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+/// Two 8x8 matrices (lanes 0-15 give the row addresses).
+LINREC_DEV void ldsm_x2(unsigned (&r)[2], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(smem_addr(p)));
+}
+#endif
+
+/// A-operand view of a row-major tile: element (m, k) = p[m * ld + k]; ld and k even for pair(). With
+/// 16-bit elements, p and ld * 2 bytes 16-byte aligned, load_a() fetches a 16x16 fragment with one ldmatrix.
 template <DType D>
 struct RowsView {
+  static constexpr bool kLdsm = kHaveLdmatrix && D != DType::FP32;
   const typename Storage<D>::type* p;
   int ld;
   LINREC_DEV float operator()(int m, int k) const { return to_float<D>(p[m * ld + k]); }
   LINREC_DEV unsigned pair(int m, int k) const { return *reinterpret_cast<const unsigned*>(p + m * ld + k); }
+#ifndef LINREC_KERNEL_EMULATION
+  /// The m16n8k16 A fragment of rows m0.., columns k0..
+  LINREC_DEV void load_a(unsigned (&a)[4], int m0, int k0) const {
+    const int l = lane_id();
+    ldsm_x4(a, p + (m0 + (l & 15)) * ld + k0 + ((l >> 4) << 3));
+  }
+#endif
+};
+
+/// A-operand view of a tile stored transposed (by k): element (m, k) = p[k * ld + m]. The A fragment comes
+/// from ldmatrix.trans, so an operand kept as [token][dim] (k~ for the state update) needs no transposed copy.
+template <DType D>
+struct TransRowsView {
+  static constexpr bool kLdsm = kHaveLdmatrix && D != DType::FP32;
+  const typename Storage<D>::type* p;
+  int ld;
+  LINREC_DEV float operator()(int m, int k) const { return to_float<D>(p[k * ld + m]); }
+  LINREC_DEV unsigned pair(int m, int k) const {
+    using E = typename Storage<D>::type;
+    if constexpr (D == DType::FP32) {
+      return 0u;  // the SIMT path reads elements, never pairs
+    } else {
+      const E lo = p[k * ld + m], hi = p[(k + 1) * ld + m];
+      return (unsigned)lo | ((unsigned)hi << 16);
+    }
+  }
+#ifndef LINREC_KERNEL_EMULATION
+  LINREC_DEV void load_a(unsigned (&a)[4], int m0, int k0) const {
+    const int l = lane_id();
+    ldsm_x4_trans(a, p + (k0 + (l & 7) + ((l >> 4) << 3)) * ld + m0 + (((l >> 3) & 1) << 3));
+  }
+#endif
 };
 
 /// B-operand view of a tile stored by columns: element (k, n) = p[n * ld + k]; ld and k even for pair().
+/// load_b2() fetches the fragments of two adjacent n8 tiles with one ldmatrix (alignment as RowsView).
 template <DType D>
 struct ColsView {
+  static constexpr bool kLdsm = kHaveLdmatrix && D != DType::FP32;
   const typename Storage<D>::type* p;
   int ld;
   LINREC_DEV float operator()(int k, int n) const { return to_float<D>(p[n * ld + k]); }
   LINREC_DEV unsigned pair(int k, int n) const { return *reinterpret_cast<const unsigned*>(p + n * ld + k); }
+#ifndef LINREC_KERNEL_EMULATION
+  /// B fragments of columns n0..n0+7 (b[0], b[1]) and n0+8..n0+15 (b[2], b[3]), rows k0..k0+15.
+  LINREC_DEV void load_b2(unsigned (&b)[4], int k0, int n0) const {
+    const int l = lane_id();
+    ldsm_x4(b, p + (n0 + (l & 7) + ((l >> 4) << 3)) * ld + k0 + (((l >> 3) & 1) << 3));
+  }
+  LINREC_DEV void load_b1(unsigned (&b)[2], int k0, int n0) const {
+    const int l = lane_id();
+    ldsm_x2(b, p + (n0 + (l & 7)) * ld + k0 + (((l >> 3) & 1) << 3));
+  }
+#endif
+};
+
+/// B-operand view of a tile stored by rows of k: element (k, n) = p[k * ld + n]. Fragments come from
+/// ldmatrix.trans, so values kept as [token][column] (16-byte rows, loaded without a transpose) feed A U.
+template <DType D>
+struct RowsBView {
+  static constexpr bool kLdsm = kHaveLdmatrix && D != DType::FP32;
+  const typename Storage<D>::type* p;
+  int ld;
+  LINREC_DEV float operator()(int k, int n) const { return to_float<D>(p[k * ld + n]); }
+  LINREC_DEV unsigned pair(int k, int n) const {
+    if constexpr (D == DType::FP32) {
+      return 0u;  // the SIMT path reads elements, never pairs
+    } else {
+      return (unsigned)p[k * ld + n] | ((unsigned)p[(k + 1) * ld + n] << 16);
+    }
+  }
+#ifndef LINREC_KERNEL_EMULATION
+  LINREC_DEV void load_b2(unsigned (&b)[4], int k0, int n0) const {
+    const int l = lane_id();
+    ldsm_x4_trans(b, p + (k0 + (l & 7) + (((l >> 3) & 1) << 3)) * ld + n0 + ((l >> 4) << 3));
+  }
+  LINREC_DEV void load_b1(unsigned (&b)[2], int k0, int n0) const {
+    const int l = lane_id();
+    unsigned r[4];
+    // x4 with the upper two matrices repeating the lower two keeps every lane's address valid.
+    ldsm_x4_trans(r, p + (k0 + (l & 7) + (((l >> 3) & 1) << 3)) * ld + n0);
+    b[0] = r[0];
+    b[1] = r[1];
+  }
+#endif
 };
 
 /// A-operand view computing element (m, k) = f(m, k).
 template <DType D, class F>
 struct FnA {
+  static constexpr bool kLdsm = false;
   F f;
   LINREC_DEV float operator()(int m, int k) const { return f(m, k); }
   LINREC_DEV unsigned pair(int m, int k) const { return pack2<D>(f(m, k), f(m, k + 1)); }
@@ -76,6 +184,7 @@ LINREC_DEV FnA<D, F> fn_a(F f) {
 /// B-operand view computing element (k, n) = f(k, n).
 template <DType D, class F>
 struct FnB {
+  static constexpr bool kLdsm = false;
   F f;
   LINREC_DEV float operator()(int k, int n) const { return f(k, n); }
   LINREC_DEV unsigned pair(int k, int n) const { return pack2<D>(f(k, n), f(k + 1, n)); }
@@ -138,29 +247,66 @@ LINREC_DEV void warp_gemm(WarpAcc<MT, NT>& acc, int kb, int ke, const VA& a, con
           for (int r = 0; r < 4; ++r) acc.c[i][j][r] = fmaf(av[i][r >> 1], bv[j][r & 1], acc.c[i][j][r]);
     }
   } else {
-#pragma unroll 1
-    for (int k0 = kb; k0 < ke; k0 += 16) {
-      unsigned af[MT][4], bf[NT][2];
+    if (kb >= ke) return;
+    // Fragments for step k0 + 16 are fetched before the products of step k0 are issued (two register
+    // sets, the loop unrolled by two so that neither is indexed dynamically), so shared-memory latency
+    // overlaps the tensor cores instead of stalling every step.
+    unsigned a0[MT][4], b0[NT][2], a1[MT][4], b1[NT][2];
+    auto load = [&](int k0, unsigned(&af)[MT][4], unsigned(&bf)[NT][2]) {
       const int k = k0 + 2 * t;
+      if constexpr (VA::kLdsm) {
+#ifndef LINREC_KERNEL_EMULATION
 #pragma unroll
-      for (int i = 0; i < MT; ++i) {
-        const int m = i * 16 + g;
-        af[i][0] = a.pair(m, k);
-        af[i][1] = a.pair(m + 8, k);
-        af[i][2] = a.pair(m, k + 8);
-        af[i][3] = a.pair(m + 8, k + 8);
-      }
+        for (int i = 0; i < MT; ++i) a.load_a(af[i], i * 16, k0);
+#endif
+      } else {
 #pragma unroll
-      for (int j = 0; j < NT; ++j) {
-        const int n = j * 8 + g;
-        bf[j][0] = b.pair(k, n);
-        bf[j][1] = b.pair(k + 8, n);
+        for (int i = 0; i < MT; ++i) {
+          const int m = i * 16 + g;
+          af[i][0] = a.pair(m, k);
+          af[i][1] = a.pair(m + 8, k);
+          af[i][2] = a.pair(m, k + 8);
+          af[i][3] = a.pair(m + 8, k + 8);
+        }
       }
+      if constexpr (VB::kLdsm) {
+#ifndef LINREC_KERNEL_EMULATION
+#pragma unroll
+        for (int j = 0; j + 1 < NT; j += 2) {
+          unsigned r[4];
+          b.load_b2(r, k0, j * 8);
+          bf[j][0] = r[0];
+          bf[j][1] = r[1];
+          bf[j + 1][0] = r[2];
+          bf[j + 1][1] = r[3];
+        }
+        if constexpr (NT % 2 == 1) b.load_b1(bf[NT - 1], k0, (NT - 1) * 8);
+#endif
+      } else {
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          const int n = j * 8 + g;
+          bf[j][0] = b.pair(k, n);
+          bf[j][1] = b.pair(k + 8, n);
+        }
+      }
+    };
+    auto mma = [&](const unsigned(&af)[MT][4], const unsigned(&bf)[NT][2]) {
 #pragma unroll
       for (int i = 0; i < MT; ++i)
 #pragma unroll
         for (int j = 0; j < NT; ++j) mma_m16n8k16<D>(acc.c[i][j], af[i], bf[j]);
+    };
+    load(kb, a0, b0);
+    int k0 = kb;
+#pragma unroll 1
+    for (; k0 + 16 < ke; k0 += 32) {
+      load(k0 + 16, a1, b1);
+      mma(a0, b0);
+      if (k0 + 32 < ke) load(k0 + 32, a0, b0);
+      mma(a1, b1);
     }
+    if (k0 < ke) mma(a0, b0);
   }
 }
 

@@ -80,5 +80,55 @@ LINREC_DEV void load_tile(const void* src, long long off0, long long rs, int row
   }
 }
 
+
+/// The kVecElems<D> elements of a 16-byte vector as floats, and back (bit operations on the 32-bit words,
+/// so no type punning through pointers).
+template <DType D>
+LINREC_DEV void unpack_vec(const uint4& raw, float (&x)[kVecElems<D>]) {
+  const unsigned w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    if constexpr (D == DType::FP32) {
+      x[j] = __uint_as_float(w[j]);
+    } else {
+      x[2 * j] = to_float<D>((unsigned short)(w[j] & 0xffffu));
+      x[2 * j + 1] = to_float<D>((unsigned short)(w[j] >> 16));
+    }
+  }
+}
+template <DType D>
+LINREC_DEV uint4 pack_vec(const float (&x)[kVecElems<D>]) {
+  unsigned w[4];
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    if constexpr (D == DType::FP32) {
+      w[j] = __float_as_uint(x[j]);
+    } else {
+      w[j] = (unsigned)from_float<D>(x[2 * j]) | ((unsigned)from_float<D>(x[2 * j + 1]) << 16);
+    }
+  }
+  return make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+/// Elementwise pass over a ROWS x COLS shared-memory tile of D (row stride ld): f(r, c0, x) sees the 16 bytes
+/// at (r, c0..c0 + VE - 1) as floats (VE = kVecElems<D>) and may change them; they are written back. One
+/// 16-byte access each way and unsigned index math: the per-element loops this replaces were a large share
+/// of the chunk kernels' instructions. Needs ld * sizeof(element) and COLS multiples of 16 bytes.
+template <DType D, int ROWS, int COLS, int NT, class F>
+LINREC_DEV void map_tile(typename Storage<D>::type* p, int ld, F&& f) {
+  constexpr int VE = kVecElems<D>;
+  static_assert(COLS % VE == 0, "map_tile: COLS must be a multiple of the vector width");
+  constexpr unsigned PR = COLS / VE, TOTAL = ROWS * PR;
+#pragma unroll 2
+  for (unsigned e = threadIdx.x; e < TOTAL; e += NT) {
+    const unsigned r = e / PR, c0 = (e % PR) * VE;
+    uint4* at = reinterpret_cast<uint4*>(p + r * (unsigned)ld + c0);
+    float x[VE];
+    unpack_vec<D>(*at, x);
+    f((int)r, (int)c0, x);
+    *at = pack_vec<D>(x);
+  }
+}
+
 }  // namespace kern
 }  // namespace linrec
