@@ -87,6 +87,28 @@ run_fla() {
   step fla_bench "${FLA_TIMEOUT_S:-}" env OUT="$out" SHAPES="$shapes" NO_BWD=1 SKIP_OPS="${FLA_SKIP_OPS:-}" \
     PYTHONPATH=.peer python3 .peer/fla_bench.py
   fla_json=$out/peer_fla.json
+  # fla_bench.py writes its JSON only at the end; a run cut short by FLA_TIMEOUT_S still printed one JSON
+  # line per row, so the rows it finished are kept.
+  if [ ! -f "$fla_json" ] && [ -f "$out/fla_bench.txt" ]; then
+    python3 - "$out/fla_bench.txt" "$fla_json" << 'PY'
+import json, subprocess, sys
+rows = []
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line.startswith("{") and '"op"' in line:
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            pass
+try:
+    dev = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                         text=True).stdout.strip().splitlines()[0]
+except Exception:
+    dev = "unknown"
+json.dump({"device": dev, "rows": rows, "partial": True}, open(sys.argv[2], "w"), indent=1)
+print(f"device-bench.sh: fla was cut short; kept its {len(rows)} finished rows in {sys.argv[2]}")
+PY
+  fi
 }
 
 {
