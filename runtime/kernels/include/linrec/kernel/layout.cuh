@@ -78,8 +78,8 @@ enum class ChunkKernel : int {
 };
 
 /// The layout of one chunk kernel. K: input key width; KF: feature width K'; C, BV, warps from Config;
-/// elem_bytes: 2 for bf16/fp16 inputs, 4 for fp32 (the default over-estimates for 16-bit inputs, which is
-/// safe: a launch may always pass more dynamic shared memory than the kernel uses).
+/// elem_bytes: 2 for bf16/fp16 inputs, 4 for fp32. Pass the exact value: 16-bit kernels also hold a 16-bit
+/// copy of the state (Sb), so the fp32 figure is not an upper bound for them.
 LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, int C, int BV, int warps,
                                              bool vector_decay, bool delta, bool normalize, int elem_bytes = 4) {
   ChunkLayout l{};
