@@ -26,6 +26,10 @@ for v in $variants; do
   "$ncu" -i "$out/$v.ncu-rep" --page details > "$out/$v.details.txt" 2>&1
   "$ncu" -i "$out/$v.ncu-rep" --page source --csv --print-source sass > "$out/$v.sass.csv" 2>&1 ||
     "$ncu" -i "$out/$v.ncu-rep" --page source --csv > "$out/$v.sass.csv" 2>&1
+  # Per source line of the kernel headers (NVRTC records them as linrec/kernel/*.cuh, found under the
+  # include folder), when this ncu can resolve them.
+  "$ncu" -i "$out/$v.ncu-rep" --page source --csv --print-source cuda \
+    --source-folders "$PWD/runtime/kernels/include" > "$out/$v.cuda.csv" 2>&1 || true
   grep -E "Duration|Registers Per|Achieved Occupancy|Compute \(SM\) Throughput|Memory Throughput|Warp Cycles Per Issued|Issue Slots Busy|Stall|One or More Eligible" \
     "$out/$v.details.txt" | head -30
 done

@@ -238,10 +238,17 @@ struct Chunk {
       E* krow = Kt() + i * LDK;
       if (i < rows) {
         float xq[R], xk[R];
-        eval_pre<Variant, R>(token(t0, i), xq, xk);
-        warp_sync();  // every lane has read the raw rows before they are overwritten
-        feature_map_row<Variant::kQMap, K, KF, KFP, R, D>(xq, qrow);
-        feature_map_row<Variant::kKMap, K, KF, KFP, R, D>(xk, krow);
+        if constexpr (kContigRows<Variant>) {
+          eval_pre_contig<Variant, R>(token(t0, i), xq, xk);
+          warp_sync();  // every lane has read the raw rows before they are overwritten
+          feature_map_row_contig<Variant::kQMap, R, D>(xq, qrow);
+          feature_map_row_contig<Variant::kKMap, R, D>(xk, krow);
+        } else {
+          eval_pre<Variant, R>(token(t0, i), xq, xk);
+          warp_sync();
+          feature_map_row<Variant::kQMap, K, KF, KFP, R, D>(xq, qrow);
+          feature_map_row<Variant::kKMap, K, KF, KFP, R, D>(xk, krow);
+        }
       } else {
         for (int d = lane; d < KFP; d += 32) {
           qrow[d] = e(0.0f);

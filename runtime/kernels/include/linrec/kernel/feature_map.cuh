@@ -110,6 +110,66 @@ LINREC_DEV void feature_map_row(const float (&x)[R], typename Storage<D>::type* 
   for (int f = KF + lane; f < KFP; f += 32) out[f] = from_float<D>(0.0f);
 }
 
+/// Whether a variant's rows can use the contiguous per-lane layout (lane l holds elements l*R .. l*R + R - 1,
+/// so a row is written with one vector store per lane instead of R scattered 16-bit stores): elementwise
+/// maps on both sides and K a multiple of 32.
+template <class Variant>
+constexpr bool kContigRows =
+    (Variant::kQMap == FeatureMapKind::Identity || Variant::kQMap == FeatureMapKind::L2Norm) &&
+    (Variant::kKMap == FeatureMapKind::Identity || Variant::kKMap == FeatureMapKind::L2Norm) &&
+    Variant::K % 32 == 0 && Variant::K <= 256;
+
+/// eval_pre in the contiguous layout.
+template <class Variant, int R>
+LINREC_DEV void eval_pre_contig(const TokenCtx& c, float (&xq)[R], float (&xk)[R]) {
+  const int d0 = lane_id() * R;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    xq[r] = Variant::q_pre(c, d0 + r);
+    xk[r] = Variant::k_pre(c, d0 + r);
+  }
+}
+
+/// feature_map_row for identity / l2norm in the contiguous layout (width K, R = K / 32 in {1, 2, 4, 8}).
+template <FeatureMapKind M, int R, DType D>
+LINREC_DEV void feature_map_row_contig(const float (&x)[R], typename Storage<D>::type* out) {
+  static_assert(M == FeatureMapKind::Identity || M == FeatureMapKind::L2Norm, "elementwise maps only");
+  static_assert(R == 1 || R == 2 || R == 4 || R == 8, "R must be 1, 2, 4 or 8");
+  float mul = 1.0f;
+  if constexpr (M == FeatureMapKind::L2Norm) {
+    float ss = 0.0f;
+#pragma unroll
+    for (int r = 0; r < R; ++r) ss = fmaf(x[r], x[r], ss);
+    mul = 1.0f / sqrtf(warp_sum(ss) + 1e-6f);
+  }
+  typename Storage<D>::type* o = out + lane_id() * R;
+  if constexpr (D == DType::FP32) {
+    if constexpr (R == 1) {
+      o[0] = x[0] * mul;
+    } else if constexpr (R == 2) {
+      *reinterpret_cast<float2*>(o) = make_float2(x[0] * mul, x[1] * mul);
+    } else {
+#pragma unroll
+      for (int r = 0; r < R; r += 4)
+        *reinterpret_cast<float4*>(o + r) = make_float4(x[r] * mul, x[r + 1] * mul, x[r + 2] * mul, x[r + 3] * mul);
+    }
+  } else if constexpr (R == 1) {
+    o[0] = from_float<D>(x[0] * mul);
+  } else {
+    unsigned w[R / 2];
+#pragma unroll
+    for (int j = 0; j < R / 2; ++j)
+      w[j] = (unsigned)from_float<D>(x[2 * j] * mul) | ((unsigned)from_float<D>(x[2 * j + 1] * mul) << 16);
+    if constexpr (R == 2) {
+      *reinterpret_cast<unsigned*>(o) = w[0];
+    } else if constexpr (R == 4) {
+      *reinterpret_cast<uint2*>(o) = make_uint2(w[0], w[1]);
+    } else {
+      *reinterpret_cast<uint4*>(o) = make_uint4(w[0], w[1], w[2], w[3]);
+    }
+  }
+}
+
 /// Loads token `tok`'s raw q and k rows (as float) into this warp's scratch: sq[0..K), sk[0..K).
 template <DType D, int K>
 LINREC_DEV void load_raw_qk(const void* q, const void* k, long long row_offset, float* sq, float* sk) {
