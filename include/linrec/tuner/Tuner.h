@@ -56,8 +56,9 @@ struct TuneProgress {
 struct TuneOptions {
   codegen::DType dtype = codegen::DType::BF16;
   codegen::Mode mode = codegen::Mode::Prefill;
-  /// Wall-clock seconds for this (variant, shape), compiling included: past it no new compile or timing
-  /// starts (the defaults are compiled and timed first, so there is always a baseline).
+  /// Wall-clock seconds for this (variant, shape), compiling included: no new compile starts past half of
+  /// it (the rest is for timing) and no timing past all of it (the defaults are compiled and timed first,
+  /// so there is always a baseline).
   double budget_s = 60;
   int compile_threads = 0;      ///< 0: one per hardware thread
   double tie_tolerance = 0.03;  ///< candidates within this fraction of the fastest are ties
