@@ -74,10 +74,6 @@ std::string fmt(const char* f, double v) {
   return b;
 }
 
-std::string ms(double v) {
-  return fmt(v < 1 ? "%.4f" : v < 100 ? "%.3f" : "%.1f", v);
-}
-
 int64_t ceilDiv(int64_t a, int64_t b) {
   return (a + b - 1) / b;
 }
@@ -406,7 +402,7 @@ nlohmann::json benchRow(Session& s, const dsl::Spec& spec, const tuner::Shape& s
     row["state_tbps_graph"] = x->graph_us ? nlohmann::json(tb(*x->graph_us)) : nlohmann::json();
   }
   std::printf("%s: %s %s -> %s ms (%s TB/s, %s%% of floor)%s\n", head.c_str(), chosen->source.c_str(),
-              tuner::describeConfig(cfg).c_str(), ms(t->median_ms).c_str(),
+              tuner::describeConfig(cfg).c_str(), formatMs(t->median_ms).c_str(),
               fmt("%.2f", row["tbps"].get<double>()).c_str(), fmt("%.1f", row["pct_floor"].get<double>()).c_str(),
               chosen->note.empty() ? "" : ("  [" + chosen->note + "]").c_str());
   if (decode)
@@ -435,8 +431,8 @@ void printTable(const nlohmann::json& rows, double peak_tbps) {
       std::printf("ERROR: %s\n", firstLine(r["error"].get<std::string>()).c_str());
       continue;
     }
-    std::printf("%10s %7s %8s %9s %7s\n", ms(r["linrec_ms"].get<double>()).c_str(), cell(r["tbps"], "%.2f").c_str(),
-                cell(r["tflops"], "%.1f").c_str(), cell(r["floor_ms"], "%.4f").c_str(),
+    std::printf("%10s %7s %8s %9s %7s\n", formatMs(r["linrec_ms"].get<double>()).c_str(),
+                cell(r["tbps"], "%.2f").c_str(), cell(r["tflops"], "%.1f").c_str(), cell(r["floor_ms"], "%.4f").c_str(),
                 cell(r["pct_floor"], "%.1f").c_str());
   }
   bool any_decode = false;

@@ -26,6 +26,9 @@ Runner addTuneCommand(CLI::App& app);
 Runner addPackCommand(CLI::App& app);
 Runner addStartupCommand(CLI::App& app);
 Runner addBenchCommand(CLI::App& app);
+
+/// Milliseconds for tables: 4 decimals below 1 ms, 3 below 100 ms, else 1 (tune and bench print alike).
+std::string formatMs(double v);
 #endif
 #endif
 

@@ -57,12 +57,6 @@ class ProgressLine {
   bool shown_ = false;
 };
 
-std::string ms(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, v < 1 ? "%.4f" : v < 100 ? "%.3f" : "%.1f", v);
-  return b;
-}
-
 void printTable(const tuner::TuneResult& r, const std::string& db_note, bool all) {
   std::printf("%s  %s  %s %s  on %s (sm_%d%d, %d SMs)\n", r.variant.c_str(), r.shape.label().c_str(),
               codegen::dtypeName(r.dtype), kdb::tuningModeName(tuner::tuningModeOf(r.mode)), r.gpu.name.c_str(),
@@ -88,8 +82,9 @@ void printTable(const tuner::TuneResult& r, const std::string& db_note, bool all
     std::string mark = is_winner ? "<- winner" : "";
     if (c.is_default) mark += std::string(mark.empty() ? "" : ", ") + "default";
     std::printf("  %4zu  %-26s %10s %10s %10s %8.0f %6d  %s\n", k + 1, tuner::describeConfig(c.config).c_str(),
-                ms(c.timing.median_ms).c_str(), ms(c.timing.min_ms).c_str(), ms(c.timing.max_ms).c_str(),
-                r.floor_bytes / (c.timing.median_ms * 1e6), c.registers, mark.c_str());
+                formatMs(c.timing.median_ms).c_str(), formatMs(c.timing.min_ms).c_str(),
+                formatMs(c.timing.max_ms).c_str(), r.floor_bytes / (c.timing.median_ms * 1e6), c.registers,
+                mark.c_str());
   }
   if (all) {
     for (const auto& c : r.candidates)
@@ -109,12 +104,12 @@ void printTable(const tuner::TuneResult& r, const std::string& db_note, bool all
   if (r.winner) {
     const auto& w = r.candidates[*r.winner];
     std::printf("  winner %s: %s ms, %.0f GB/s", tuner::describeConfig(w.config).c_str(),
-                ms(w.timing.median_ms).c_str(), r.floor_bytes / (w.timing.median_ms * 1e6));
+                formatMs(w.timing.median_ms).c_str(), r.floor_bytes / (w.timing.median_ms * 1e6));
     if (r.default_fused && r.candidates[*r.default_fused].status == tuner::CandidateStatus::Timed)
       std::printf("; %.2fx the default (%s, %s ms)",
                   r.candidates[*r.default_fused].timing.median_ms / w.timing.median_ms,
                   tuner::describeConfig(r.candidates[*r.default_fused].config).c_str(),
-                  ms(r.candidates[*r.default_fused].timing.median_ms).c_str());
+                  formatMs(r.candidates[*r.default_fused].timing.median_ms).c_str());
     std::printf("\n");
   } else {
     std::printf("  no candidate could be timed: nothing stored\n");
@@ -124,6 +119,12 @@ void printTable(const tuner::TuneResult& r, const std::string& db_note, bool all
 }
 
 }  // namespace
+
+std::string formatMs(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, v < 1 ? "%.4f" : v < 100 ? "%.3f" : "%.1f", v);
+  return b;
+}
 
 Runner addTuneCommand(CLI::App& app) {
   auto o = std::make_shared<TuneOptionsCli>();
@@ -229,12 +230,13 @@ Runner addTuneCommand(CLI::App& app) {
             if (p.current) {
               s += "  " + tuner::describeConfig(p.current->config) + "  ";
               s += p.current->status == tuner::CandidateStatus::Timed
-                       ? ms(p.current->timing.median_ms) + " ms"
+                       ? formatMs(p.current->timing.median_ms) + " ms"
                        : std::string(tuner::candidateStatusName(p.current->status)) +
                              (p.current->reason.empty() ? "" : " (" + p.current->reason + ")");
             }
             if (p.best)
-              s += "  best " + ms(p.best->timing.median_ms) + " ms (" + tuner::describeConfig(p.best->config) + ")";
+              s += "  best " + formatMs(p.best->timing.median_ms) + " ms (" + tuner::describeConfig(p.best->config) +
+                   ")";
             line.show(s, p.phase == "time" || p.index == p.total);
           };
           auto res = tuner::tune(**rt, spec, shape, opts, db ? &*db : nullptr);
