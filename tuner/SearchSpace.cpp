@@ -129,7 +129,7 @@ SearchSpace enumerateSearchSpace(const dsl::Spec& spec, const codegen::HeadDims&
               cfg.block_v = bv;
               cfg.warps = w;
               cfg.stages = s;
-              cfg.block_k = bk;
+              cfg.block_k = st == codegen::Strategy::Fused ? codegen::TuningConfig{}.block_k : bk;
               cfg.smem_limit = limits.smem_per_block_optin;
               if (seen.insert(orderKey(cfg)).second) configs.push_back(cfg);
             }
@@ -183,6 +183,9 @@ std::vector<codegen::TuningConfig> defaultPreferences(const std::string& arch, c
     t.block_v = bv;
     t.warps = w;
     t.strategy = strategy;
+    // State passing: two key slices per (sequence, head, V-tile) double the scan's blocks, which is
+    // what it lacks at small N*H (its chunks are walked in order).
+    if (strategy == codegen::Strategy::StatePassing) t.block_k = 64;
     return t;
   };
   if (mode == codegen::Mode::Decode) {

@@ -13,8 +13,6 @@ const char* stageName(KernelStage s) {
   switch (s) {
     case KernelStage::Fused:
       return "fused";
-    case KernelStage::ChunkLocal:
-      return "chunk_local";
     case KernelStage::StateScan:
       return "state_scan";
     case KernelStage::ChunkOutput:
@@ -50,8 +48,10 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
   const int K = static_cast<int>(t.K), KF = static_cast<int>(t.KF);
   const int C = static_cast<int>(tuning.getChunk()), BV = static_cast<int>(tuning.getBlockV());
   const int W = static_cast<int>(tuning.getWarps());
+  const int BK = static_cast<int>(tuning.getBlockK());
   auto chunkBytes = [&](kern::ChunkKernel kind) {
-    return static_cast<int64_t>(kern::chunk_layout(kind, K, KF, C, BV, W, t.vectorDecay, t.delta, t.normalize, t.elemBytes).bytes());
+    return static_cast<int64_t>(
+        kern::chunk_layout(kind, K, KF, C, BV, W, t.vectorDecay, t.delta, t.normalize, t.elemBytes, BK).bytes());
   };
   const char* fwdHeader = "linrec/kernel/chunk_fwd.cuh";
   if (t.decode) {
@@ -71,21 +71,16 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                       fwdHeader,
                       {"N*H", "cdiv(V,BV)", "1"},
                       chunkBytes(kern::ChunkKernel::Fused)}};
-  // State passing: z walks the chunks of the longest sequence; cdiv(T,C) bounds it (with cu_seqlens,
-  // T is the total token count) and blocks past a sequence's end return at once.
+  // State passing: the scan's z axis splits the key rows into BK slices (independent in an additive
+  // update); the output's z walks the chunks of the longest sequence, cdiv(T,C) bounding it (with
+  // cu_seqlens T is the total token count), and its blocks past a sequence's end return at once.
   return {
-      StagePlan{KernelStage::ChunkLocal,
-                "fwdlocal",
-                "linrec::kern::chunk_state_local",
-                fwdHeader,
-                {"N*H", "cdiv(V,BV)", "cdiv(T,C)"},
-                chunkBytes(kern::ChunkKernel::LocalState)},
       StagePlan{KernelStage::StateScan,
                 "fwdscan",
                 "linrec::kern::chunk_state_scan",
                 fwdHeader,
-                {"N*H", "cdiv(V,BV)", "1"},
-                0},
+                {"N*H", "cdiv(V,BV)", "cdiv(KF,BK)"},
+                chunkBytes(kern::ChunkKernel::Scan)},
       StagePlan{KernelStage::ChunkOutput,
                 "fwdout",
                 "linrec::kern::chunk_output",
@@ -97,8 +92,10 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
 
 std::string workspaceFormula(const KernelTraits& t, TuningAttr tuning) {
   if (t.decode || tuning.getStrategy() != Strategy::StatePassing) return "0";
-  // layout.cuh state_passing_ws: states [NC][H][K'][V], decays [NC][H][K'], zs [NC][H][K'] (normalizer).
-  return t.normalize ? "4*NC*H*KF*(V+2)" : "4*NC*H*KF*(V+1)";
+  // layout.cuh state_passing_ws: states [NC][H][K'][V] in the input type, 16-byte aligned, then (normalizer)
+  // zs [NC][H][K'] fp32.
+  const std::string states = "16*cdiv(" + std::to_string(t.elemBytes) + "*NC*H*KF*V,16)";
+  return t.normalize ? states + "+4*NC*H*KF" : states;
 }
 
 }  // namespace linrec::ir

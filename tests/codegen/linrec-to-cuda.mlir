@@ -109,8 +109,6 @@ module {}
 // BASED:      static constexpr int K = 16, V = 64, KF = 273;
 // BASED:      kQMap = linrec::kern::FeatureMapKind::Taylor2;
 // BASED:      static constexpr bool kDelta = false, kNormalize = true, kHasBeta = false;
-// BASED:      void linrec_fwdlocal_{{.*}}(linrec::kern::FwdParams v1) {
-// BASED-NEXT:   linrec::kern::chunk_state_local<Variant, Config>(v1);
 // BASED:      void linrec_fwdscan_{{.*}}(linrec::kern::FwdParams v1) {
 // BASED-NEXT:   linrec::kern::chunk_state_scan<Variant, Config>(v1);
 // BASED:      void linrec_fwdout_{{.*}}(linrec::kern::FwdParams v1) {

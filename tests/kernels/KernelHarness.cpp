@@ -223,19 +223,18 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
     LINREC_TRY(dev.launch(name, gx, gy, 1, threads, static_cast<unsigned>(smem), &p, sizeof(p)));
     return dev.synchronize();
   }
-  const std::string local = kernelName(tu, "sp_local"), scan = kernelName(tu, "sp_scan"),
-                    output = kernelName(tu, "sp_output");
-  if (local.empty() || scan.empty() || output.empty()) return "TU has no state-passing entries";
-  const kern::StatePassingWs w = kern::state_passing_ws(nct, H, KF, V, f.norm);
+  const std::string scan = kernelName(tu, "sp_scan"), output = kernelName(tu, "sp_output");
+  if (scan.empty() || output.empty()) return "TU has no state-passing entries";
+  const kern::StatePassingWs w = kern::state_passing_ws(nct, H, KF, V, f.norm, eb);
   LINREC_TRY(b.ws.poison(static_cast<size_t>(w.bytes())));
   p.ws = static_cast<float*>(b.ws.ptr());
   const unsigned gz = static_cast<unsigned>(std::max(1, ceilDiv(prob.T, s.C)));
-  const int smem_local =
-      kern::chunk_layout(kern::ChunkKernel::LocalState, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb).bytes();
+  const unsigned gk = static_cast<unsigned>(ceilDiv(KF, s.BK));
+  const int smem_scan =
+      kern::chunk_layout(kern::ChunkKernel::Scan, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb, s.BK).bytes();
   const int smem_out =
       kern::chunk_layout(kern::ChunkKernel::Output, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb).bytes();
-  LINREC_TRY(dev.launch(local, gx, gy, gz, threads, static_cast<unsigned>(smem_local), &p, sizeof(p)));
-  LINREC_TRY(dev.launch(scan, gx, gy, 1, threads, 0, &p, sizeof(p)));
+  LINREC_TRY(dev.launch(scan, gx, gy, gk, threads, static_cast<unsigned>(smem_scan), &p, sizeof(p)));
   LINREC_TRY(dev.launch(output, gx, gy, gz, threads, static_cast<unsigned>(smem_out), &p, sizeof(p)));
   return dev.synchronize();
 }

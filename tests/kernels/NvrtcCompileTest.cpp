@@ -177,11 +177,26 @@ TEST(KernelLayout, DefaultConfigsFitHopperSharedMemory) {
 }
 
 TEST(KernelLayout, WorkspaceSectionsDoNotOverlap) {
-  const kern::StatePassingWs w = kern::state_passing_ws(10, 4, 128, 64, true);
+  // bf16 states with an odd element count: z must start 16-byte aligned past them.
+  const kern::StatePassingWs w = kern::state_passing_ws(3, 1, 5, 7, true, 2);
   EXPECT_EQ(w.states, 0);
-  EXPECT_EQ(w.decays, 10LL * 4 * 128 * 64);
-  EXPECT_EQ(w.zs, w.decays + 10LL * 4 * 128);
-  EXPECT_EQ(w.floats, w.zs + 10LL * 4 * 128);
+  EXPECT_EQ(w.zs, 224);  // 2 * 3 * 5 * 7 = 210 bytes, rounded up to 16
+  EXPECT_EQ(w.bytes(), 224 + 4 * 3 * 5);
+  const kern::StatePassingWs f = kern::state_passing_ws(10, 4, 128, 64, false, 4);
+  EXPECT_EQ(f.zs, 4LL * 10 * 4 * 128 * 64);
+  EXPECT_EQ(f.bytes(), f.zs);
+}
+
+/// The state scan's slice: BK rows when BK is below K'p, else all of K'p; its S holds only those rows.
+TEST(KernelLayout, ScanSliceRows) {
+  EXPECT_EQ(kern::scan_slice_rows(128, 64), 64);
+  EXPECT_EQ(kern::scan_slice_rows(48, 128), 48);
+  EXPECT_EQ(kern::scan_slice_rows(273, 32), 32);
+  const kern::ChunkLayout a = kern::chunk_layout(kern::ChunkKernel::Scan, 128, 128, 64, 64, 4, false, false, false, 2, 32);
+  const kern::ChunkLayout b = kern::chunk_layout(kern::ChunkKernel::Scan, 128, 128, 64, 64, 4, false, false, false, 2, 128);
+  EXPECT_EQ(a.sb_rows, 32);
+  EXPECT_EQ(b.sb_rows, 128);
+  EXPECT_EQ(b.bytes() - a.bytes(), 4 * 96 * a.ld_s);
 }
 
 }  // namespace

@@ -32,6 +32,9 @@ struct TuneOptionsCli {
   bool all = false;
   int threads = 0;
   int device = 0;
+  // Search-space restrictions (empty: the tuner's defaults).
+  std::vector<int> chunks, block_vs, block_ks, warps;
+  std::vector<std::string> strategies;
 };
 
 // The live line: rewritten in place on a terminal, one line per timed candidate otherwise (logs).
@@ -148,6 +151,21 @@ Runner addTuneCommand(CLI::App& app) {
   cmd->add_flag("--all", o->all, "List every candidate in the tables, with the reason for each one not timed");
   cmd->add_option("--threads", o->threads, "NVRTC compile threads (0: one per CPU)")->capture_default_str();
   cmd->add_option("--device", o->device, "CUDA device ordinal")->capture_default_str();
+  cmd->add_option("--chunks", o->chunks, "Restrict the search to these chunk sizes (e.g. --chunks 64,128)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({16, 32, 64, 128}));
+  cmd->add_option("--block-vs", o->block_vs, "Restrict the search to these value tiles BV")
+      ->delimiter(',')
+      ->check(CLI::IsMember({16, 32, 64, 128}));
+  cmd->add_option("--block-ks", o->block_ks, "Restrict the search to these key slices BK (state passing only)")
+      ->delimiter(',')
+      ->check(CLI::Range(16, 256));
+  cmd->add_option("--warps", o->warps, "Restrict the search to these warps per block")
+      ->delimiter(',')
+      ->check(CLI::IsMember({2, 4, 8}));
+  cmd->add_option("--strategies", o->strategies, "Restrict the search to these strategies: fused, state_passing")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"fused", "state_passing"}));
   return [o]() {
     std::vector<dsl::Spec> specs;
     for (const auto& f : o->files) {
@@ -185,6 +203,20 @@ Runner addTuneCommand(CLI::App& app) {
     }
     base.budget_s = o->budget_s;
     base.compile_threads = o->threads;
+    for (int bk : o->block_ks)
+      if (bk % 16 != 0) {
+        std::cerr << "linrec tune: error: --block-ks: " << bk << " is not a multiple of 16\n";
+        return static_cast<int>(kBadInput);
+      }
+    if (!o->chunks.empty()) base.space.chunks = o->chunks;
+    if (!o->block_vs.empty()) base.space.block_vs = o->block_vs;
+    if (!o->block_ks.empty()) base.space.block_ks = o->block_ks;
+    if (!o->warps.empty()) base.space.warps = o->warps;
+    if (!o->strategies.empty()) {
+      base.space.strategies.clear();
+      for (const std::string& st : o->strategies)
+        base.space.strategies.push_back(st == "fused" ? codegen::Strategy::Fused : codegen::Strategy::StatePassing);
+    }
 
     auto rt = Runtime::create(o->device);
     if (!rt) {

@@ -38,15 +38,15 @@ struct DeviceLimits {
 };
 
 /// The values each knob may take. The defaults cover what the hand-written kernels accept
-/// (docs/kernel-abi.md), except that BK and stages have one value each: the kernels accept other values
-/// but do not use them yet (they hold all of K' on chip and load each chunk in one batch), so timing them
-/// would only measure noise.
+/// (docs/kernel-abi.md), except that stages has one value: the kernels accept others but do not use them yet
+/// (they load each chunk in one batch), so timing them would only measure noise. BK only splits the
+/// state-passing scan's key rows; fused configs keep TuningConfig's default BK (they hold all of K' on chip).
 struct SearchSpaceOptions {
   std::vector<int> chunks{16, 32, 64, 128};
   std::vector<int> block_vs{16, 32, 64, 128};
   std::vector<int> warps{2, 4, 8};
   std::vector<int> stages{2};
-  std::vector<int> block_ks{128};
+  std::vector<int> block_ks{32, 64, 128};
   std::vector<codegen::Strategy> strategies{codegen::Strategy::Fused, codegen::Strategy::StatePassing};
 };
 

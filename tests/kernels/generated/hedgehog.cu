@@ -23,8 +23,6 @@ struct Config {
 extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
 linrec_fwd_8c9e1a3b5d7f_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_fwd_fused<Variant, Config>(p); }
 extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
-linrec_sp_local_8c9e1a3b5d7f_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_state_local<Variant, Config>(p); }
-extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
 linrec_sp_scan_8c9e1a3b5d7f_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_state_scan<Variant, Config>(p); }
 extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
 linrec_sp_output_8c9e1a3b5d7f_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_output<Variant, Config>(p); }

@@ -12,7 +12,7 @@
 namespace linrec::ir {
 
 /// The roles of generated kernels; names match the launch descriptor's `stage` (runtime LaunchDescriptor).
-enum class KernelStage { Fused, ChunkLocal, StateScan, ChunkOutput, Decode };
+enum class KernelStage { Fused, StateScan, ChunkOutput, Decode };
 const char* stageName(KernelStage s);
 
 /// The Variant-level facts of a kernel op, read off its body (not re-derived from the recurrence), so the
@@ -33,7 +33,7 @@ KernelTraits kernelTraits(mlir::Operation* kernel, RecurrenceOp rec, ProblemAttr
 /// One __global__ function a kernel op lowers to.
 struct StagePlan {
   KernelStage stage;
-  std::string tag;        ///< short name used in the symbol: fwd, fwdlocal, fwdscan, fwdout, dec
+  std::string tag;        ///< short name used in the symbol: fwd, fwdscan, fwdout, dec
   std::string entry;      ///< the building block it instantiates (linrec::kern::...)
   std::string header;     ///< the header that declares it
   std::string grid[3];    ///< launch-descriptor formulas

@@ -58,14 +58,16 @@ struct Chunk {
   static constexpr DType D = Config::kDType;
   static constexpr bool kVec = VT::kVec, kHasDecay = VT::kHasDecay;
   static constexpr bool kDelta = Variant::kDelta, kNorm = Variant::kNormalize;
-  static constexpr bool kLocal = Kind == ChunkKernel::LocalState;
+  static constexpr bool kScan = Kind == ChunkKernel::Scan;
   /// Element of the operand tiles (Q, Kt, U, Aqk, Akk): the input type, or float for fp32 inputs.
   using E = typename Storage<D>::type;
-  static constexpr ChunkLayout L = chunk_layout(Kind, K, KF, C, BV, W, kVec, kDelta, kNorm, (int)sizeof(E));
+  static constexpr ChunkLayout L = chunk_layout(Kind, K, KF, C, BV, W, kVec, kDelta, kNorm, (int)sizeof(E), Config::BK);
   static constexpr int KFP = L.kfp, LDK = L.ld_kf, LDU = L.ld_u, LDC = L.ld_c, LDS = L.ld_s, LDG = L.ld_g;
   static constexpr int LDSB = L.ld_sb;
+  /// State scan: rows of the key slice a block owns (its S holds just those rows).
+  static constexpr int SR = L.sb_rows;
   /// 16-bit inputs keep a copy of the state in the input type (Sb) for the products that read it.
-  static constexpr bool kSb = D != DType::FP32 && !kLocal;
+  static constexpr bool kSb = D != DType::FP32 && !kScan;
   /// Scalar-decay cumsums: fp64 for fp32 inputs. exp(b_i - b_j) is then exact to fp32 rounding of the
   /// difference even when |b| is large (strong decays, long chunks): a fp32 cumsum of -300 has an ulp of
   /// 3e-5, which would cap the fp32 path's accuracy there. Vector decays keep fp32 (smem) cumsums.
@@ -162,7 +164,7 @@ struct Chunk {
       S()[d * LDS + c] = x;
       if constexpr (kSb) Sb()[c * LDSB + d] = e(x);
     }
-    if constexpr (kNorm && !kLocal) {
+    if constexpr (kNorm && !kScan) {
       for (int d = (int)threadIdx.x; d < KFP; d += NT) z()[d] = (zsrc != nullptr && d < KF) ? zsrc[zbase + d] : 0.0f;
     }
   }
@@ -175,9 +177,108 @@ struct Chunk {
         if (v0 + c < V) dst[base + (long long)d * row + v0 + c] = S()[d * LDS + c];
       }
     }
-    if constexpr (kNorm && !kLocal) {
+    if constexpr (kNorm && !kScan) {
       if (zdst != nullptr && blockIdx.y == 0)
         for (int d = (int)threadIdx.x; d < KF; d += NT) zdst[zbase + d] = z()[d];
+    }
+  }
+
+  /// Output kernel: the state entering the chunk from the scan's workspace slot `src` ([K'][V], input type),
+  /// into Sb (16-bit) or S (fp32), and z from zsrc ([K'] fp32) for normalizers.
+  LINREC_DEV void init_state_ws(const E* src, const float* zsrc) {
+    static_assert(Kind == ChunkKernel::Output, "init_state_ws: output kernel only");
+    for (int e2 = (int)threadIdx.x; e2 < KFP * BV; e2 += NT) {
+      const int d = e2 / BV, c = e2 - d * BV;
+      const E x = (d < KF && v0 + c < V) ? src[(long long)d * V + v0 + c] : e(0.0f);
+      if constexpr (kSb)
+        Sb()[c * LDSB + d] = x;
+      else
+        S()[d * LDS + c] = f(x);
+    }
+    if constexpr (kNorm)
+      for (int d = (int)threadIdx.x; d < KFP; d += NT) z()[d] = d < KF ? zsrc[d] : 0.0f;
+  }
+
+  /// State scan: the first key row of this block's window. Slices start at blockIdx.z * BK; the last one is
+  /// moved back to end at K'p so the window never reads past the operand tiles (it then overlaps its
+  /// neighbour, whose rows it computes identically but does not write).
+  LINREC_DEV static int scan_window() {
+    const int s = (int)blockIdx.z * Config::BK;
+    return s + SR <= KFP ? s : KFP - SR;
+  }
+  /// The rows this block writes: [blockIdx.z * BK, min(+BK, K')).
+  LINREC_DEV static int scan_rows_begin() { return (int)blockIdx.z * Config::BK; }
+  LINREC_DEV static int scan_rows_end() {
+    const int e2 = ((int)blockIdx.z + 1) * Config::BK;
+    return e2 < KF ? e2 : KF;
+  }
+
+  /// State scan: S (window rows w0...) and z from h0/z0 (zeros when absent).
+  LINREC_DEV void scan_init(int w0, const float* src, long long base, const float* zsrc, long long zbase) {
+    static_assert(kScan, "scan_init: state scan only");
+    for (int e2 = (int)threadIdx.x; e2 < SR * BV; e2 += NT) {
+      const int r = e2 / BV, c = e2 - r * BV, d = w0 + r;
+      S()[r * LDS + c] = (src != nullptr && d < KF && v0 + c < V) ? src[base + (long long)d * V + v0 + c] : 0.0f;
+    }
+    if constexpr (kNorm)
+      for (int r = (int)threadIdx.x; r < SR; r += NT) {
+        const int d = w0 + r;
+        z()[r] = (zsrc != nullptr && d < KF) ? zsrc[zbase + d] : 0.0f;
+      }
+  }
+
+  /// State scan: this block's rows of S, rounded to the input type, to dst ([K'][V]) and (V-tile 0) z to
+  /// zdst; two adjacent columns per store.
+  LINREC_DEV void scan_store(int w0, E* dst, float* zdst) const {
+    const int r0 = scan_rows_begin(), r1 = scan_rows_end();
+    constexpr int HB = BV / 2;
+    for (int e2 = (int)threadIdx.x; e2 < (r1 - r0) * HB; e2 += NT) {
+      const int d = r0 + e2 / HB, c = 2 * (e2 % HB);
+      const float* s = S() + (d - w0) * LDS + c;
+      const long long i = (long long)d * V + v0 + c;
+      if (v0 + c + 1 < V && (i & 1) == 0) {
+        store_pair<D>(dst, i, s[0], s[1]);
+      } else {
+        if (v0 + c < V) dst[i] = e(s[0]);
+        if (v0 + c + 1 < V) dst[i + 1] = e(s[1]);
+      }
+    }
+    if constexpr (kNorm)
+      if (zdst != nullptr && blockIdx.y == 0)
+        for (int d = r0 + (int)threadIdx.x; d < r1; d += NT) zdst[d] = z()[d - w0];
+  }
+
+  /// State scan: writes this block's rows of S to ht and (V-tile 0) of z to zt, when given.
+  LINREC_DEV void scan_final(int w0, float* dst, long long base, float* zdst, long long zbase) const {
+    const int r0 = scan_rows_begin(), r1 = scan_rows_end();
+    if (dst != nullptr)
+      for (int e2 = (int)threadIdx.x; e2 < (r1 - r0) * BV; e2 += NT) {
+        const int d = r0 + e2 / BV, c = e2 % BV;
+        if (v0 + c < V) dst[base + (long long)d * V + v0 + c] = S()[(d - w0) * LDS + c];
+      }
+    if constexpr (kNorm)
+      if (zdst != nullptr && blockIdx.y == 0)
+        for (int d = r0 + (int)threadIdx.x; d < r1; d += NT) zdst[zbase + d] = z()[d - w0];
+  }
+
+  /// State scan: S <- Gamma_last S + (k~ exp(b_last - b))^T U for the window's rows, and z likewise.
+  LINREC_DEV void scan_update(int w0) {
+    constexpr TileShape ts = pick_tile(SR, BV, W);
+    for_each_warp_tile<SR, BV, ts.MT, ts.NT, W>([&](int m0, int n0) {
+      WarpAcc<ts.MT, ts.NT> acc;
+      acc.zero();
+      state_increment(acc, w0 + m0, n0);
+      acc.for_each([&](int m, int nn, float& v) {
+        float* s = S() + (m0 + m) * LDS + n0 + nn;
+        *s = kHasDecay ? gamma_last(w0 + m0 + m) * *s + v : *s + v;
+      });
+    });
+    if constexpr (kNorm) {
+      for (int r = (int)threadIdx.x; r < SR; r += NT) {
+        float s = 0.0f;
+        for (int j = 0; j < C; ++j) s += kl(j, w0 + r);
+        z()[r] = gamma_last(w0 + r) * z()[r] + s;
+      }
     }
   }
 
@@ -186,22 +287,22 @@ struct Chunk {
     return TokenCtx{Q() + i * LDK, Kt() + i * LDK, p.inputs, p.params, bos + t0 + i, h, p.H, K, D};
   }
 
-  /// Reads the chunk's tokens [t0, t0 + rows) (rows <= C) in three barrier-separated steps, the caller
+  /// Reads the chunk's tokens [t0, t0 + rows) (rows <= C) in two barrier-separated steps, the caller
   /// issuing the barrier after the last:
   ///   1. raw q, k into Q, Kt (columns [0, K)) and this V-tile of v into U: 16-byte coalesced loads,
-  ///      many in flight per thread; rows beyond the chunk are 0;
-  ///   2. beta and the decay g (b or G) from the generated expressions, one token (or element) per
-  ///      thread, so their global loads overlap too;
-  ///   3. per token (one warp): q_pre/k_pre and the feature maps, in place over the raw rows; and the
+  ///      many in flight per thread; rows beyond the chunk are 0. Then beta and the decay g (b or G) from
+  ///      the generated expressions, one token (or element) per thread: gates never read q or k (the
+  ///      dialect's verifier keeps qk_elem out of them), so no barrier separates the two;
+  ///   2. per token (one warp): q_pre/k_pre and the feature maps, in place over the raw rows; and the
   ///      values scaled by beta for additive rules.
+  /// The state scan reads neither q nor q~.
   LINREC_DEV void load_chunk(int t0, int rows) {
     constexpr int VE = kVecElems<D>;
     const long long qk0 = ((bos + t0) * p.H + h) * K;
-    load_tile<D, C, K, NT, K % VE == 0, false>(p.q, qk0, (long long)p.H * K, rows, K, Q(), LDK);
+    if constexpr (!kScan) load_tile<D, C, K, NT, K % VE == 0, false>(p.q, qk0, (long long)p.H * K, rows, K, Q(), LDK);
     load_tile<D, C, K, NT, K % VE == 0, false>(p.k, qk0, (long long)p.H * K, rows, K, Kt(), LDK);
     load_tile<D, C, BV, NT, V % VE == 0, false>(p.v, ((bos + t0) * p.H + h) * V + v0, (long long)p.H * V, rows,
                                                 V - v0 < BV ? V - v0 : BV, U(), LDU);
-    block_sync();
     for (int i = (int)threadIdx.x; i < C; i += NT) {
       float bt = 0.0f;
       Cum g = 0;
@@ -241,17 +342,17 @@ struct Chunk {
         if constexpr (kContigRows<Variant>) {
           eval_pre_contig<Variant, R>(token(t0, i), xq, xk);
           warp_sync();  // every lane has read the raw rows before they are overwritten
-          feature_map_row_contig<Variant::kQMap, R, D>(xq, qrow);
+          if constexpr (!kScan) feature_map_row_contig<Variant::kQMap, R, D>(xq, qrow);
           feature_map_row_contig<Variant::kKMap, R, D>(xk, krow);
         } else {
           eval_pre<Variant, R>(token(t0, i), xq, xk);
           warp_sync();
-          feature_map_row<Variant::kQMap, K, KF, KFP, R, D>(xq, qrow);
+          if constexpr (!kScan) feature_map_row<Variant::kQMap, K, KF, KFP, R, D>(xq, qrow);
           feature_map_row<Variant::kKMap, K, KF, KFP, R, D>(xk, krow);
         }
       } else {
         for (int d = lane; d < KFP; d += 32) {
-          qrow[d] = e(0.0f);
+          if constexpr (!kScan) qrow[d] = e(0.0f);
           krow[d] = e(0.0f);
         }
       }
@@ -449,20 +550,20 @@ struct Chunk {
         }
         float kv[VE], qv[VE];
         unpack_vec<D>(*reinterpret_cast<const uint4*>(kp), kv);
-        if constexpr (!kLocal) unpack_vec<D>(*reinterpret_cast<const uint4*>(qp), qv);
+        if constexpr (!kScan) unpack_vec<D>(*reinterpret_cast<const uint4*>(qp), qv);
 #pragma unroll
         for (int j = 0; j < VE; ++j) {
           const float bb = gv[j], eq = kexp<D>(bb), kk = kv[j];
-          if constexpr (!kLocal) qv[j] *= eq;
+          if constexpr (!kScan) qv[j] *= eq;
           gv[j] = kk * kexp<D>(blast()[d0 + j] - bb);
           if constexpr (kDelta) kv[j] = kk * eq;
         }
 #pragma unroll
         for (int j = 0; j < VE; j += 4) *reinterpret_cast<float4*>(g + j) = make_float4(gv[j], gv[j + 1], gv[j + 2], gv[j + 3]);
-        if constexpr (!kLocal) *reinterpret_cast<uint4*>(qp) = pack_vec<D>(qv);
+        if constexpr (!kScan) *reinterpret_cast<uint4*>(qp) = pack_vec<D>(qv);
         if constexpr (kDelta) *reinterpret_cast<uint4*>(kp) = pack_vec<D>(kv);
       }
-    } else if constexpr (kHasDecay && !kLocal) {
+    } else if constexpr (kHasDecay && !kScan) {
       map_tile<D, C, KFP, NT>(Q(), LDK, [&](int i, int, float(&x)[VE]) {
         const float s = gq()[i];
 #pragma unroll
@@ -529,7 +630,7 @@ struct Chunk {
 
   /// Normalizer: den_i = scale (q~_i Gamma_i . z + sum_{j<=i} Aqk[i][j]) + eps. One warp per row.
   LINREC_DEV void denominators() {
-    if constexpr (kNorm && !kLocal) {
+    if constexpr (kNorm && !kScan) {
       const int lane = lane_id();
       for (int i = warp_id(); i < C; i += W) {
         float s = 0.0f;
@@ -620,7 +721,7 @@ struct Chunk {
         if constexpr (kSb) Sb()[c * LDSB + d] = e(x);
       });
     });
-    if constexpr (kNorm && !kLocal) {
+    if constexpr (kNorm && !kScan) {
       for (int d = (int)threadIdx.x; d < KFP; d += NT) {
         float s = 0.0f;
         for (int j = 0; j < C; ++j) s += kl(j, d);

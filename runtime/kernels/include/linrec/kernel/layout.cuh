@@ -48,7 +48,8 @@ struct ChunkLayout {
   int ld_s = 0;   ///< row stride (floats) of S [K'p][BV]
   int ld_g = 0;   ///< row stride (floats) of G [C][K'p]
   int ld_sb = 0;  ///< row stride (E elements) of Sb [BV][K'p]
-  int S = 0;      ///< state tile [K'p][BV] fp32
+  int sb_rows = 0;  ///< rows of S: K'p, or (state scan) the key slice min(BK, K'p)
+  int S = 0;      ///< state tile [sb_rows][BV] fp32 (absent from 16-bit output kernels, which read Sb only)
   int Sb = 0;     ///< 16-bit inputs: the state rounded to the input type, by columns [BV][K'p] (the tensor-core
                   ///< B operand of q~ Gamma S and (k~ Gamma) S, loaded with ldmatrix; the update stays fp32)
   int Q = 0;      ///< raw q, then q~, then q~ Gamma [C][K'p] E
@@ -72,16 +73,23 @@ struct ChunkLayout {
 
 /// Which chunk kernel a layout is for.
 enum class ChunkKernel : int {
-  Fused = 0,       ///< chunk_fwd_fused: everything
-  LocalState = 1,  ///< state passing stage 1: q/k rows, decay, values (no S, no scores)
-  Output = 2,      ///< state passing stage 3: as fused without the delta-only regions
+  Fused = 0,  ///< chunk_fwd_fused: everything
+  Scan = 1,   ///< state passing stage 1: one key slice of the state, q/k rows, decay, values (no scores)
+  Output = 2, ///< state passing stage 2: as fused without the delta-only regions, the state read as Sb
 };
+
+/// Rows of the key slice one state-scan block owns: BK, or all of K'p when BK covers it.
+LINREC_HD constexpr int scan_slice_rows(int KF, int block_k) {
+  return block_k < padded_feature_width(KF) ? block_k : padded_feature_width(KF);
+}
 
 /// The layout of one chunk kernel. K: input key width; KF: feature width K'; C, BV, warps from Config;
 /// elem_bytes: 2 for bf16/fp16 inputs, 4 for fp32. Pass the exact value: 16-bit kernels also hold a 16-bit
-/// copy of the state (Sb), so the fp32 figure is not an upper bound for them.
+/// copy of the state (Sb), so the fp32 figure is not an upper bound for them. block_k: Config::BK (only the
+/// state scan's layout depends on it).
 LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, int C, int BV, int warps,
-                                             bool vector_decay, bool delta, bool normalize, int elem_bytes = 4) {
+                                             bool vector_decay, bool delta, bool normalize, int elem_bytes = 4,
+                                             int block_k = 1 << 30) {
   ChunkLayout l{};
   const int eb = elem_bytes == 2 ? 2 : 4;
   l.eb = eb;
@@ -93,16 +101,18 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   l.ld_g = smem_row_stride(l.kfp);
   l.ld_sb = smem_row_stride(l.kfp, eb);
   const bool fused = kind == ChunkKernel::Fused;
-  const bool local = kind == ChunkKernel::LocalState;
+  const bool local = kind == ChunkKernel::Scan;
+  const bool output = kind == ChunkKernel::Output;
+  l.sb_rows = local ? scan_slice_rows(KF, block_k) : l.kfp;
   int at = 0;
   auto take = [&at](int nbytes) {
     const int off = at;
     at += round_up(nbytes, 16);
     return off;
   };
-  l.S = take(local ? 0 : 4 * l.kfp * l.ld_s);
+  l.S = take(output && eb == 2 ? 0 : 4 * l.sb_rows * l.ld_s);
   l.Sb = take(local || eb == 4 ? 0 : eb * BV * l.ld_sb);
-  l.Q = take(eb * C * l.ld_kf);  // stage 1 too: gate expressions may read the raw q
+  l.Q = take(eb * C * l.ld_kf);  // the scan too: gate expressions may read the raw q
   l.Kt = take(eb * C * l.ld_kf);
   l.G = take(vector_decay ? 4 * C * l.ld_g : 0);
   l.U = take(eb * C * l.ld_u);
@@ -115,7 +125,7 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   l.blast = take(4 * l.kfp);
   l.glast = take(4 * l.kfp);
   l.den = take(normalize && !local ? 4 * C : 0);
-  l.z = take(normalize && !local ? 4 * l.kfp : 0);
+  l.z = take(normalize ? 4 * l.kfp : 0);
   l.misc = take(4 * 32);
   l.total = at;
   (void)warps;
@@ -128,26 +138,25 @@ LINREC_HD constexpr int fused_smem_bytes(int K, int KF, int C, int BV, int warps
   return chunk_layout(ChunkKernel::Fused, K, KF, C, BV, warps, vector_decay, delta, normalize, elem_bytes).bytes();
 }
 
-/// Where the state-passing workspace FwdParams::ws keeps what (offsets in floats). nct = num_chunks_total;
+/// Where the state-passing workspace FwdParams::ws keeps what (byte offsets). nct = num_chunks_total;
 /// gc = global chunk index = (chunks of the sequences before this one) + chunk index within the sequence.
-///   states [nct][H][K'][V]: stage 1 writes the chunk's local contribution H_c; stage 2 overwrites it with
-///                           the state entering the chunk.
-///   decays [nct][H][K']   : b_last = log Gamma_last per key dim (scalar decays repeat one value; 0 without
-///                           decay), written by stage 1.
-///   zs     [nct][H][K']   : normalizer only: stage 1 writes sum_j k~_j exp(b_last - b_j); stage 2
-///                           overwrites it with the normalizer state entering the chunk.
+///   states [nct][H][K'][V] in the input type (fp32 for fp32 inputs): stage 1 (the scan) writes the state
+///                          entering each chunk, rounded to the type the output kernel's products consume;
+///   zs     [nct][H][K'] fp32, normalizer only: the normalizer state entering each chunk.
 struct StatePassingWs {
-  long long states = 0, decays = 0, zs = 0, floats = 0;
-  LINREC_HD constexpr long long bytes() const { return floats * 4; }
+  long long states = 0, zs = 0, total = 0;
+  LINREC_HD constexpr long long bytes() const { return total; }
 };
 
-/// The workspace layout for nct chunks in total.
-LINREC_HD constexpr StatePassingWs state_passing_ws(long long nct, int H, int KF, int V, bool normalize) {
+/// The workspace layout for nct chunks in total; elem_bytes as for chunk_layout. Codegen's workspace
+/// formula (KernelLayout.cpp) spells out the same sum.
+LINREC_HD constexpr StatePassingWs state_passing_ws(long long nct, int H, int KF, int V, bool normalize,
+                                                    int elem_bytes) {
   StatePassingWs w{};
+  const long long n = nct * H * KF;
   w.states = 0;
-  w.decays = nct * H * KF * (long long)V;
-  w.zs = w.decays + nct * H * KF;
-  w.floats = w.zs + (normalize ? nct * H * KF : 0);
+  w.zs = (n * V * (elem_bytes == 2 ? 2 : 4) + 15) / 16 * 16;
+  w.total = w.zs + (normalize ? 4 * n : 0);
   return w;
 }
 
