@@ -92,7 +92,7 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
 
 std::string workspaceFormula(const KernelTraits& t, TuningAttr tuning) {
   if (t.decode || tuning.getStrategy() != Strategy::StatePassing) return "0";
-  // layout.cuh state_passing_ws: states [NC][H][K'][V] in the input type, 16-byte aligned, then (normalizer)
+  // layout.cuh state_passing_ws: states [NC][H][V][K'] in the input type, 16-byte aligned, then (normalizer)
   // zs [NC][H][K'] fp32.
   const std::string states = "16*cdiv(" + std::to_string(t.elemBytes) + "*NC*H*KF*V,16)";
   return t.normalize ? states + "+4*NC*H*KF" : states;

@@ -113,6 +113,7 @@ LINREC_DEV void chunk_state_scan(const FwdParams& p) {
   using E = typename X::E;
   X x(p);
   const int w0 = X::scan_window();
+  x.g0 = w0;
   const long long c0 = first_chunk_index<X::C, X::NT>(p, x.n, reinterpret_cast<long long*>(x.misc()));
   const StatePassingWs ws = state_passing_ws(p.num_chunks_total, p.H, X::KF, X::V, X::kNorm, (int)sizeof(E));
   E* states = reinterpret_cast<E*>(reinterpret_cast<unsigned char*>(p.ws) + ws.states);
@@ -120,13 +121,25 @@ LINREC_DEV void chunk_state_scan(const FwdParams& p) {
   const long long sbase = ((long long)x.n * p.H + x.h) * X::KF * (long long)X::V;
   const long long zbase = ((long long)x.n * p.H + x.h) * X::KF;
   x.scan_init(w0, p.h0, sbase, p.z0, zbase);
+  // The next chunk's raw k and v land (cp.async) in the other buffer while this one is worked on.
+  auto rows_at = [&](int t0) { return x.len - t0 < X::C ? x.len - t0 : X::C; };
+  if constexpr (X::kAsyncRaw)
+    if (x.len > 0) x.load_raw_async(0, rows_at(0), 0);
   block_sync();
 #pragma unroll 1
   for (int t0 = 0, c = 0; t0 < x.len; t0 += X::C, ++c) {
-    const int rows = x.len - t0 < X::C ? x.len - t0 : X::C;
+    const int rows = rows_at(t0);
     const long long slot = (c0 + c) * p.H + x.h;
+    x.buf = c & 1;
     x.scan_store(w0, states + slot * X::KF * (long long)X::V, X::kNorm ? zs + slot * X::KF : nullptr);
-    x.load_chunk(t0, rows);
+    if constexpr (X::kAsyncRaw) {
+      cp_async_wait_all();
+      block_sync();  // this chunk's tiles are visible; the other buffer's last readers are done
+      if (t0 + X::C < x.len) x.load_raw_async(t0 + X::C, rows_at(t0 + X::C), (c + 1) & 1);
+      x.load_rest(t0, rows);
+    } else {
+      x.load_chunk(t0, rows);
+    }
     block_sync();
     x.cumsum();
     block_sync();

@@ -66,6 +66,9 @@ struct Chunk {
   static constexpr int LDSB = L.ld_sb;
   /// State scan: rows of the key slice a block owns (its S holds just those rows).
   static constexpr int SR = L.sb_rows;
+  /// Key columns whose vector decay a block evaluates: all of K'p, or the state scan's window [g0, g0 + GW)
+  /// (the scan sets g0; nothing reads the decay outside its window there).
+  static constexpr int GW = kScan ? SR : KFP;
   /// 16-bit inputs keep a copy of the state in the input type (Sb) for the products that read it.
   static constexpr bool kSb = D != DType::FP32 && !kScan;
   /// Scalar-decay cumsums: fp64 for fp32 inputs. exp(b_i - b_j) is then exact to fp32 rounding of the
@@ -76,6 +79,9 @@ struct Chunk {
   const FwdParams& p;
   unsigned char* const sm;
   int n, h, v0;
+  int g0 = 0;
+  /// State scan: which of the two Kt/U buffers holds the current chunk (always 0 elsewhere).
+  int buf = 0;
   long long bos;
   int len;
 
@@ -93,9 +99,9 @@ struct Chunk {
   LINREC_DEV float* S() const { return reinterpret_cast<float*>(sm + L.S); }
   LINREC_DEV E* Sb() const { return reinterpret_cast<E*>(sm + L.Sb); }
   LINREC_DEV E* Q() const { return reinterpret_cast<E*>(sm + L.Q); }
-  LINREC_DEV E* Kt() const { return reinterpret_cast<E*>(sm + L.Kt); }
+  LINREC_DEV E* Kt() const { return reinterpret_cast<E*>(sm + (kScan && buf ? L.Kt2 : L.Kt)); }
   LINREC_DEV float* G() const { return reinterpret_cast<float*>(sm + L.G); }
-  LINREC_DEV E* U() const { return reinterpret_cast<E*>(sm + L.U); }
+  LINREC_DEV E* U() const { return reinterpret_cast<E*>(sm + (kScan && buf ? L.U2 : L.U)); }
   LINREC_DEV E* Aqk() const { return reinterpret_cast<E*>(sm + L.Aqk); }
   LINREC_DEV E* Akk() const { return reinterpret_cast<E*>(sm + L.Akk); }
   LINREC_DEV Cum* bcum() const { return reinterpret_cast<Cum*>(sm + L.b); }
@@ -183,18 +189,17 @@ struct Chunk {
     }
   }
 
-  /// Output kernel: the state entering the chunk from the scan's workspace slot `src` ([K'][V], input type),
-  /// into Sb (16-bit) or S (fp32), and z from zsrc ([K'] fp32) for normalizers.
+  /// Output kernel: the state entering the chunk from the scan's workspace slot `src` ([V][K'], input type:
+  /// rows of Sb, loaded as 16-byte vectors when K' allows), into Sb (16-bit) or S (fp32, transposed on the
+  /// way), and z from zsrc ([K'] fp32) for normalizers. Columns of Sb beyond K' are zeroed.
   LINREC_DEV void init_state_ws(const E* src, const float* zsrc) {
     static_assert(Kind == ChunkKernel::Output, "init_state_ws: output kernel only");
-    for (int e2 = (int)threadIdx.x; e2 < KFP * BV; e2 += NT) {
-      const int d = e2 / BV, c = e2 - d * BV;
-      const E x = (d < KF && v0 + c < V) ? src[(long long)d * V + v0 + c] : e(0.0f);
-      if constexpr (kSb)
-        Sb()[c * LDSB + d] = x;
-      else
-        S()[d * LDS + c] = f(x);
-    }
+    constexpr bool kV16 = KF % kVecElems<D> == 0;
+    const int cols = V - v0 < BV ? V - v0 : BV;
+    if constexpr (kSb)
+      load_tile<D, BV, KFP, NT, kV16, false>(src, (long long)v0 * KF, KF, cols, KF, Sb(), LDSB);
+    else
+      load_tile<D, BV, KFP, NT, kV16, true>(src, (long long)v0 * KF, KF, cols, KF, S(), LDS);
     if constexpr (kNorm)
       for (int d = (int)threadIdx.x; d < KFP; d += NT) z()[d] = d < KF ? zsrc[d] : 0.0f;
   }
@@ -227,20 +232,22 @@ struct Chunk {
       }
   }
 
-  /// State scan: this block's rows of S, rounded to the input type, to dst ([K'][V]) and (V-tile 0) z to
-  /// zdst; two adjacent columns per store.
+  /// State scan: this block's rows of S, rounded to the input type, to dst ([V][K']: the output kernel reads
+  /// Sb rows straight from it) and (V-tile 0) z to zdst. Consecutive threads take consecutive row pairs of
+  /// one column, so each warp writes one contiguous run of 4-byte words.
   LINREC_DEV void scan_store(int w0, E* dst, float* zdst) const {
     const int r0 = scan_rows_begin(), r1 = scan_rows_end();
-    constexpr int HB = BV / 2;
-    for (int e2 = (int)threadIdx.x; e2 < (r1 - r0) * HB; e2 += NT) {
-      const int d = r0 + e2 / HB, c = 2 * (e2 % HB);
+    const int HR = (r1 - r0 + 1) / 2;
+    for (int e2 = (int)threadIdx.x; e2 < HR * BV; e2 += NT) {
+      const int c = e2 / HR, d = r0 + 2 * (e2 - c * HR);
+      if (v0 + c >= V) continue;
       const float* s = S() + (d - w0) * LDS + c;
-      const long long i = (long long)d * V + v0 + c;
-      if (v0 + c + 1 < V && (i & 1) == 0) {
-        store_pair<D>(dst, i, s[0], s[1]);
+      const long long i = (long long)(v0 + c) * KF + d;
+      if (d + 1 < r1 && (i & 1) == 0) {
+        store_pair<D>(dst, i, s[0], s[LDS]);
       } else {
-        if (v0 + c < V) dst[i] = e(s[0]);
-        if (v0 + c + 1 < V) dst[i + 1] = e(s[1]);
+        dst[i] = e(s[0]);
+        if (d + 1 < r1) dst[i + 1] = e(s[LDS]);
       }
     }
     if constexpr (kNorm)
@@ -303,6 +310,26 @@ struct Chunk {
     load_tile<D, C, K, NT, K % VE == 0, false>(p.k, qk0, (long long)p.H * K, rows, K, Kt(), LDK);
     load_tile<D, C, BV, NT, V % VE == 0, false>(p.v, ((bos + t0) * p.H + h) * V + v0, (long long)p.H * V, rows,
                                                 V - v0 < BV ? V - v0 : BV, U(), LDU);
+    load_rest(t0, rows);
+  }
+
+  /// State scan: whether load_raw_async can use 16-byte copies (else the scan loads synchronously).
+  static constexpr bool kAsyncRaw = K % kVecElems<D> == 0 && V % kVecElems<D> == 0;
+  /// State scan: starts the raw k and v tiles of the chunk at t0 into buffer b with cp.async (commits the
+  /// group); the caller waits, synchronises, then calls load_rest with buf = b.
+  LINREC_DEV void load_raw_async(int t0, int rows, int b) {
+    static_assert(kScan && kAsyncRaw, "load_raw_async: state scan with 16-byte rows only");
+    const long long qk0 = ((bos + t0) * p.H + h) * K;
+    E* kt = reinterpret_cast<E*>(sm + (b ? L.Kt2 : L.Kt));
+    E* u = reinterpret_cast<E*>(sm + (b ? L.U2 : L.U));
+    load_tile_async<D, C, K, NT>(p.k, qk0, (long long)p.H * K, rows, K, kt, LDK);
+    load_tile_async<D, C, BV, NT>(p.v, ((bos + t0) * p.H + h) * V + v0, (long long)p.H * V, rows,
+                                  V - v0 < BV ? V - v0 : BV, u, LDU);
+    cp_async_commit();
+  }
+
+  /// load_chunk after the raw tiles: the gates, then (after a barrier) the feature maps and beta.
+  LINREC_DEV void load_rest(int t0, int rows) {
     for (int i = (int)threadIdx.x; i < C; i += NT) {
       float bt = 0.0f;
       Cum g = 0;
@@ -316,18 +343,20 @@ struct Chunk {
       bcum()[i] = g;
     }
     if constexpr (kVec) {
-      constexpr int TOTAL = C * KFP, BATCH = 8;
+      // Every element's loads in flight at once where the registers allow (one global round trip per
+      // chunk instead of one per 8 elements per thread): the chunk loop is latency bound.
+      constexpr int TOTAL = C * GW, PER = ceil_div(TOTAL, NT), BATCH = PER < 16 ? PER : 16;
 #pragma unroll 1
       for (int base = 0; base < TOTAL; base += NT * BATCH) {
         float g[BATCH];
 #pragma unroll
         for (int b = 0; b < BATCH; ++b) {
-          const int e2 = base + b * NT + (int)threadIdx.x, i = e2 / KFP, d = e2 - i * KFP;
+          const int e2 = base + b * NT + (int)threadIdx.x, i = e2 / GW, d = g0 + e2 - i * GW;
           g[b] = (e2 < TOTAL && i < rows && d < KF) ? Variant::decay(token(t0, i), d) : 0.0f;
         }
 #pragma unroll
         for (int b = 0; b < BATCH; ++b) {
-          const int e2 = base + b * NT + (int)threadIdx.x, i = e2 / KFP, d = e2 - i * KFP;
+          const int e2 = base + b * NT + (int)threadIdx.x, i = e2 / GW, d = g0 + e2 - i * GW;
           if (e2 < TOTAL) G()[i * LDG + d] = g[b];
         }
       }
@@ -370,7 +399,7 @@ struct Chunk {
   /// for scalar decays the row factors exp(b_i) and exp(b_last - b_i).
   LINREC_DEV void cumsum() {
     if constexpr (kVec) {
-      for (int d = (int)threadIdx.x; d < KFP; d += NT) {
+      for (int d = g0 + (int)threadIdx.x; d < g0 + GW; d += NT) {
         float s = 0.0f;
 #pragma unroll 4
         for (int i = 0; i < C; ++i) {
@@ -535,10 +564,10 @@ struct Chunk {
   LINREC_DEV void scale_decay() {
     constexpr int VE = kVecElems<D>;
     if constexpr (kVec) {
-      constexpr unsigned PR = KFP / VE, TOTAL = C * PR;
+      constexpr unsigned PR = GW / VE, TOTAL = C * PR;
 #pragma unroll 1
       for (unsigned t = threadIdx.x; t < TOTAL; t += NT) {
-        const unsigned i = t / PR, d0 = (t % PR) * VE;
+        const unsigned i = t / PR, d0 = g0 + (t % PR) * VE;
         float* g = G() + i * LDG + d0;
         E* kp = Kt() + i * LDK + d0;
         E* qp = Q() + i * LDK + d0;
@@ -689,8 +718,8 @@ struct Chunk {
   LINREC_DEV void prepare_update() {
     constexpr int VE = kVecElems<D>;
     if constexpr (kVec) {
-      map_tile<D, C, KFP, NT>(Q(), LDK, [&](int i, int d0, float(&x)[VE]) {
-        const float* g = G() + i * LDG + d0;
+      map_tile<D, C, GW, NT>(Q() + g0, LDK, [&](int i, int d0, float(&x)[VE]) {
+        const float* g = G() + i * LDG + g0 + d0;
 #pragma unroll
         for (int j = 0; j < VE; j += 4) {
           const float4 w = *reinterpret_cast<const float4*>(g + j);

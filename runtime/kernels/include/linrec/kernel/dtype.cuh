@@ -1,7 +1,7 @@
 // linrec/kernel/dtype.cuh: bf16 / fp16 / fp32 element storage and conversions, without cuda_bf16.h or cuda_fp16.h.
 //
-// 16-bit types are raw `unsigned short` bit patterns. bf16 converts with bit operations (round to nearest
-// even, NaN kept quiet); fp16 uses the cvt instruction on the device. Packing two floats for mma.sync
+// 16-bit types are raw `unsigned short` bit patterns, converted with the cvt instructions on the device
+// (round to nearest even) and with bit operations in the CPU emulator. Packing two floats for mma.sync
 // uses the cvt.rn.{bf16x2,f16x2}.f32 instructions (sm_80+).
 #pragma once
 
@@ -30,11 +30,18 @@ LINREC_DEV float bf16_to_float(unsigned short x) {
   return __uint_as_float(((unsigned)x) << 16);
 }
 
-/// float -> bf16 bits, round to nearest even.
+/// float -> bf16 bits, round to nearest even: the cvt instruction on the device (sm_80+; bit operations
+/// cost ~6 instructions per element in the elementwise passes), bit operations in the emulator.
 LINREC_DEV unsigned short float_to_bf16(float f) {
+#ifdef LINREC_KERNEL_EMULATION
   const unsigned u = __float_as_uint(f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);  // quiet NaN
   return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+#else
+  unsigned short h;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+#endif
 }
 
 #ifdef LINREC_KERNEL_EMULATION
@@ -116,17 +123,6 @@ LINREC_DEV void store_elem(void* base, long long i, float x) {
   }
 }
 
-/// Two adjacent elements i, i + 1 in one store (i even: 4-byte aligned for 16-bit types, 8-byte for fp32).
-template <DType D>
-LINREC_DEV void store_pair(void* base, long long i, float a, float b) {
-  if constexpr (D == DType::FP32) {
-    *reinterpret_cast<float2*>(static_cast<float*>(base) + i) = make_float2(a, b);
-  } else {
-    const unsigned lo = from_float<D>(a), hi = from_float<D>(b);
-    *reinterpret_cast<unsigned*>(static_cast<unsigned short*>(base) + i) = lo | (hi << 16);
-  }
-}
-
 /// Two floats -> one 32-bit register of two 16-bit elements for mma.sync: lo in bits 0-15, hi in 16-31.
 template <DType D>
 LINREC_DEV unsigned pack2(float lo, float hi) {
@@ -146,6 +142,16 @@ LINREC_DEV unsigned pack2(float lo, float hi) {
   }
   return r;
 #endif
+}
+
+/// Two adjacent elements i, i + 1 in one store (i even: 4-byte aligned for 16-bit types, 8-byte for fp32).
+template <DType D>
+LINREC_DEV void store_pair(void* base, long long i, float a, float b) {
+  if constexpr (D == DType::FP32) {
+    *reinterpret_cast<float2*>(static_cast<float*>(base) + i) = make_float2(a, b);
+  } else {
+    *reinterpret_cast<unsigned*>(static_cast<unsigned short*>(base) + i) = pack2<D>(a, b);
+  }
 }
 
 }  // namespace kern

@@ -159,7 +159,7 @@ LINREC_DEV void feature_map_row_contig(const float (&x)[R], typename Storage<D>:
     unsigned w[R / 2];
 #pragma unroll
     for (int j = 0; j < R / 2; ++j)
-      w[j] = (unsigned)from_float<D>(x[2 * j] * mul) | ((unsigned)from_float<D>(x[2 * j + 1] * mul) << 16);
+      w[j] = pack2<D>(x[2 * j] * mul, x[2 * j + 1] * mul);
     if constexpr (R == 2) {
       *reinterpret_cast<unsigned*>(o) = w[0];
     } else if constexpr (R == 4) {

@@ -56,6 +56,8 @@ struct ChunkLayout {
   int Kt = 0;     ///< raw k, then k~ (delta: then k~ Gamma) [C][K'p] E
   int G = 0;      ///< vector decay: g, its cumsum b, then k~ exp(b_last - b) [C][K'p] fp32
   int U = 0;      ///< values [C][BV] E: beta v (additive) or v -> X -> U (delta)
+  int Kt2 = 0;    ///< state scan: the second Kt buffer (the next chunk's k lands there while this one is used)
+  int U2 = 0;     ///< state scan: the second U buffer
   int Aqk = 0;    ///< intra-chunk scores (q~ k~^T (.) decay), lower incl. diagonal [C][C] E
   int Akk = 0;    ///< delta: beta_i (k~_i k~_j^T (.) decay), strictly lower [C][C] E
   int b = 0;      ///< scalar decay: in-chunk cumsum of g [C] (fp64 for fp32 inputs, else fp32)
@@ -116,6 +118,8 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   l.Kt = take(eb * C * l.ld_kf);
   l.G = take(vector_decay ? 4 * C * l.ld_g : 0);
   l.U = take(eb * C * l.ld_u);
+  l.Kt2 = take(local ? eb * C * l.ld_kf : 0);
+  l.U2 = take(local ? eb * C * l.ld_u : 0);
   l.Aqk = take(local ? 0 : eb * C * l.ld_c);
   l.Akk = take(fused && delta ? eb * C * l.ld_c : 0);
   l.b = take(8 * C);
@@ -140,8 +144,9 @@ LINREC_HD constexpr int fused_smem_bytes(int K, int KF, int C, int BV, int warps
 
 /// Where the state-passing workspace FwdParams::ws keeps what (byte offsets). nct = num_chunks_total;
 /// gc = global chunk index = (chunks of the sequences before this one) + chunk index within the sequence.
-///   states [nct][H][K'][V] in the input type (fp32 for fp32 inputs): stage 1 (the scan) writes the state
-///                          entering each chunk, rounded to the type the output kernel's products consume;
+///   states [nct][H][V][K'] in the input type (fp32 for fp32 inputs): stage 1 (the scan) writes the state
+///                          entering each chunk, rounded to the type the output kernel's products consume,
+///                          transposed (the output kernel's B operand Sb is [BV][K'p]);
 ///   zs     [nct][H][K'] fp32, normalizer only: the normalizer state entering each chunk.
 struct StatePassingWs {
   long long states = 0, zs = 0, total = 0;

@@ -81,6 +81,50 @@ LINREC_DEV void load_tile(const void* src, long long off0, long long rs, int row
 }
 
 
+/// Asynchronous 16-byte global -> shared copies (cp.async.cg, sm_80+): the data lands while the block works
+/// on something else; cp_async_wait_all() then a barrier make it visible. `valid` false writes 16 zero
+/// bytes and reads nothing (src must still be a valid address). The emulator copies at once.
+LINREC_DEV void cp_async16(void* dst, const void* src, bool valid) {
+#ifdef LINREC_KERNEL_EMULATION
+  if (valid)
+    std::memcpy(dst, src, 16);
+  else
+    std::memset(dst, 0, 16);
+#else
+  unsigned a;
+  asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(a), "l"(src), "r"(valid ? 16 : 0) : "memory");
+#endif
+}
+LINREC_DEV void cp_async_commit() {
+#ifndef LINREC_KERNEL_EMULATION
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+LINREC_DEV void cp_async_wait_all() {
+#ifndef LINREC_KERNEL_EMULATION
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
+#endif
+}
+
+/// load_tile's 16-byte case issued as cp.async copies (same contract, kVec16 alignment required); the
+/// caller commits, waits and synchronises before reading dst.
+template <DType D, int ROWS, int COLS, int NT>
+LINREC_DEV void load_tile_async(const void* src, long long off0, long long rs, int rows_valid, int cols_valid,
+                                typename Storage<D>::type* dst, int ld) {
+  using E = typename Storage<D>::type;
+  constexpr int VE = kVecElems<D>;
+  static_assert(COLS % VE == 0, "load_tile_async: COLS must be a multiple of the vector width");
+  constexpr int PR = COLS / VE, TOTAL = ROWS * PR;
+  const E* s = static_cast<const E*>(src);
+#pragma unroll 4
+  for (int e = (int)threadIdx.x; e < TOTAL; e += NT) {
+    const int r = e / PR, c = (e - r * PR) * VE;
+    const bool ok = r < rows_valid && c < cols_valid;
+    cp_async16(dst + r * ld + c, ok ? s + off0 + r * rs + c : s, ok);
+  }
+}
+
 /// The kVecElems<D> elements of a 16-byte vector as floats, and back (bit operations on the 32-bit words,
 /// so no type punning through pointers).
 template <DType D>
@@ -104,7 +148,7 @@ LINREC_DEV uint4 pack_vec(const float (&x)[kVecElems<D>]) {
     if constexpr (D == DType::FP32) {
       w[j] = __float_as_uint(x[j]);
     } else {
-      w[j] = (unsigned)from_float<D>(x[2 * j]) | ((unsigned)from_float<D>(x[2 * j + 1]) << 16);
+      w[j] = pack2<D>(x[2 * j], x[2 * j + 1]);
     }
   }
   return make_uint4(w[0], w[1], w[2], w[3]);
