@@ -316,6 +316,16 @@ class LowerToEmitCPass : public impl::LowerToEmitCBase<LowerToEmitCPass> {
     auto boolStr = [](bool v) { return v ? "true" : "false"; };
     s += std::string("  static constexpr bool kDelta = ") + boolStr(t.delta) +
          ", kNormalize = " + boolStr(t.normalize) + ", kHasBeta = " + boolStr(t.hasBeta) + ";\n";
+    // q_pre / k_pre that only read the element: with an identity map the kernels use the loaded rows as
+    // they are (feature_map.cuh kRawOperand). Canonicalisation has folded anything that reduces to it.
+    auto raw = [](Region& r) {
+      Block& blk = r.front();
+      if (blk.getOperations().size() != 2) return false;
+      auto y = dyn_cast<YieldOp>(blk.back());
+      return y && y.getValues().size() == 1 && y.getValues()[0].getDefiningOp<QKElemOp>() != nullptr;
+    };
+    s += std::string("  static constexpr bool kQRaw = ") + boolStr(raw(rec.getQPre())) +
+         ", kKRaw = " + boolStr(raw(rec.getKPre())) + ";\n";
     s += "  static constexpr float kNormEps = " + floatLiteral(rec.getNormEps().convertToDouble()) + ";\n";
     s += "  static constexpr int kNumInputs = " + std::to_string(rec.getInputs().size()) +
          ", kNumParams = " + std::to_string(rec.getParams().size()) + ";";

@@ -126,6 +126,25 @@ TEST(Codegen, SourceFollowsTheKernelAbi) {
             std::string::npos);
 }
 
+/// kQRaw / kKRaw say whether q_pre / k_pre only read the element (the kernels then skip the identity
+/// map's pass); a pre-activation such as elu + 1 is not raw.
+TEST(Codegen, RawOperandFlagsFollowThePreActivations) {
+  auto plain = generate(variant("simple_gla"), {}, {}, Mode::Prefill, DType::BF16);
+  ASSERT_TRUE(bool(plain)) << llvm::toString(plain.takeError());
+  EXPECT_NE(plain->source.find("static constexpr bool kQRaw = true, kKRaw = true;"), std::string::npos);
+  auto elu = generate(parse(R"toml(
+[variant]
+name = "elu_q"
+[feature_map]
+q = "elu1"
+[update]
+rule = "additive"
+)toml"),
+                      {}, {}, Mode::Prefill, DType::BF16);
+  ASSERT_TRUE(bool(elu)) << llvm::toString(elu.takeError());
+  EXPECT_NE(elu->source.find("static constexpr bool kQRaw = false, kKRaw = true;"), std::string::npos);
+}
+
 TEST(Codegen, StatePassingEmitsScanThenOutput) {
   TuningConfig cfg;
   cfg.strategy = Strategy::StatePassing;

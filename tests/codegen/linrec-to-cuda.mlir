@@ -31,6 +31,7 @@ module {}
 // CHECK-NEXT:   static constexpr linrec::kern::FeatureMapKind kKMap = linrec::kern::FeatureMapKind::L2Norm;
 // CHECK-NEXT:   static constexpr linrec::kern::DecayKind kDecay = linrec::kern::DecayKind::Scalar;
 // CHECK-NEXT:   static constexpr bool kDelta = true, kNormalize = false, kHasBeta = true;
+// CHECK-NEXT:   static constexpr bool kQRaw = true, kKRaw = true;
 // CHECK-NEXT:   static constexpr float kNormEps = 9.999999975e-07f;
 // CHECK-NEXT:   static constexpr int kNumInputs = 2, kNumParams = 2;
 // CHECK-NEXT: __device__ static float q_pre(const linrec::kern::TokenCtx& v1, int v2) {

@@ -363,26 +363,30 @@ struct Chunk {
     }
     block_sync();
     const int lane = lane_id();
-    for (int i = warp_id(); i < C; i += W) {
-      E* qrow = Q() + i * LDK;
-      E* krow = Kt() + i * LDK;
-      if (i < rows) {
-        float xq[R], xk[R];
-        if constexpr (kContigRows<Variant>) {
-          eval_pre_contig<Variant, R>(token(t0, i), xq, xk);
-          warp_sync();  // every lane has read the raw rows before they are overwritten
-          if constexpr (!kScan) feature_map_row_contig<Variant::kQMap, R, D>(xq, qrow);
-          feature_map_row_contig<Variant::kKMap, R, D>(xk, krow);
+    // Which rows the pass must write: q~ (not in the scan, and not when it is the raw q) and k~.
+    constexpr bool kMapQ = !kScan && !kRawOperand<Variant, true>, kMapK = !kRawOperand<Variant, false>;
+    if constexpr (kMapQ || kMapK) {
+      for (int i = warp_id(); i < C; i += W) {
+        E* qrow = Q() + i * LDK;
+        E* krow = Kt() + i * LDK;
+        if (i < rows) {
+          float xq[R], xk[R];
+          if constexpr (kContigRows<Variant>) {
+            eval_pre_contig<Variant, R>(token(t0, i), xq, xk);
+            warp_sync();  // every lane has read the raw rows before they are overwritten
+            if constexpr (kMapQ) feature_map_row_contig<Variant::kQMap, R, D>(xq, qrow);
+            if constexpr (kMapK) feature_map_row_contig<Variant::kKMap, R, D>(xk, krow);
+          } else {
+            eval_pre<Variant, R>(token(t0, i), xq, xk);
+            warp_sync();
+            if constexpr (kMapQ) feature_map_row<Variant::kQMap, K, KF, KFP, R, D>(xq, qrow);
+            if constexpr (kMapK) feature_map_row<Variant::kKMap, K, KF, KFP, R, D>(xk, krow);
+          }
         } else {
-          eval_pre<Variant, R>(token(t0, i), xq, xk);
-          warp_sync();
-          if constexpr (!kScan) feature_map_row<Variant::kQMap, K, KF, KFP, R, D>(xq, qrow);
-          feature_map_row<Variant::kKMap, K, KF, KFP, R, D>(xk, krow);
-        }
-      } else {
-        for (int d = lane; d < KFP; d += 32) {
-          if constexpr (!kScan) qrow[d] = e(0.0f);
-          krow[d] = e(0.0f);
+          for (int d = lane; d < KFP; d += 32) {
+            if constexpr (kMapQ) qrow[d] = e(0.0f);
+            if constexpr (kMapK) krow[d] = e(0.0f);
+          }
         }
       }
     }
@@ -497,9 +501,10 @@ struct Chunk {
       const int I = pr / NB, J = pr - I * NB;
       const int r = 16 * I;
       if (J > I) {
-        for (int t = lane; t < 256; t += 32) {
-          Aqk()[(r + (t >> 4)) * LDC + 16 * J + (t & 15)] = e(0.0f);
-          if constexpr (kDelta) Akk()[(r + (t >> 4)) * LDC + 16 * J + (t & 15)] = e(0.0f);
+        for (int t = lane; t < 128; t += 32) {
+          const int at = (r + (t >> 3)) * LDC + 16 * J + 2 * (t & 7);
+          store_pair<D>(Aqk(), at, 0.0f, 0.0f);
+          if constexpr (kDelta) store_pair<D>(Akk(), at, 0.0f, 0.0f);
         }
         continue;
       }
@@ -542,18 +547,25 @@ struct Chunk {
         warp_gemm<D>(aq, 0, KFP, RowsView<D>{Q() + r * LDK, LDK}, bk);
         if constexpr (kDelta) warp_gemm<D>(ak, 0, KFP, RowsView<D>{Kt() + r * LDK, LDK}, bk);
       }
-      aq.for_each([&](int m, int nn, float& v) {
+      // Columns (j, j + 1) go out as one store (LDC is even).
+      aq.for_each_pair([&](int m, int nn, float x0, float x1) {
         const int i = r + m, j = 16 * J + nn;
-        float x = v;
-        if constexpr (kHasDecay && !kVec) x *= kexp<D>((float)(bcum()[i] - bcum()[j]));
-        Aqk()[i * LDC + j] = e((I == J && nn > m) ? 0.0f : x);
+        if constexpr (kHasDecay && !kVec) {
+          x0 *= kexp<D>((float)(bcum()[i] - bcum()[j]));
+          x1 *= kexp<D>((float)(bcum()[i] - bcum()[j + 1]));
+        }
+        store_pair<D>(Aqk(), i * LDC + j, (I == J && nn > m) ? 0.0f : x0, (I == J && nn + 1 > m) ? 0.0f : x1);
       });
       if constexpr (kDelta) {
-        ak.for_each([&](int m, int nn, float& v) {
+        ak.for_each_pair([&](int m, int nn, float x0, float x1) {
           const int i = r + m, j = 16 * J + nn;
-          float x = v * beta()[i];
-          if constexpr (kHasDecay && !kVec) x *= kexp<D>((float)(bcum()[i] - bcum()[j]));
-          Akk()[i * LDC + j] = e((I == J && nn >= m) ? 0.0f : x);
+          x0 *= beta()[i];
+          x1 *= beta()[i];
+          if constexpr (kHasDecay && !kVec) {
+            x0 *= kexp<D>((float)(bcum()[i] - bcum()[j]));
+            x1 *= kexp<D>((float)(bcum()[i] - bcum()[j + 1]));
+          }
+          store_pair<D>(Akk(), i * LDC + j, (I == J && nn >= m) ? 0.0f : x0, (I == J && nn + 1 >= m) ? 0.0f : x1);
         });
       }
     }

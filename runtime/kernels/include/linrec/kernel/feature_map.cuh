@@ -119,6 +119,23 @@ constexpr bool kContigRows =
     (Variant::kKMap == FeatureMapKind::Identity || Variant::kKMap == FeatureMapKind::L2Norm) &&
     Variant::K % 32 == 0 && Variant::K <= 256;
 
+/// Whether q~ (kQ) or k~ is the raw row itself: codegen says so with Variant::kQRaw / kKRaw (q_pre / k_pre
+/// just read the element) and the map is the identity with no padding (K a multiple of 16, so K'p = K
+/// and load_tile's zero rows are the map's). The chunk kernels then skip that half of the feature-map pass:
+/// the loaded tile already is the operand. Variants from older generators lack the flags and keep the pass.
+template <class V, class = void>
+struct RawFlags {
+  static constexpr bool q = false, k = false;
+};
+template <class V>
+struct RawFlags<V, decltype((void)V::kQRaw, (void)V::kKRaw)> {
+  static constexpr bool q = V::kQRaw, k = V::kKRaw;
+};
+template <class Variant, bool kQ>
+constexpr bool kRawOperand = (kQ ? RawFlags<Variant>::q : RawFlags<Variant>::k) &&
+                             (kQ ? Variant::kQMap : Variant::kKMap) == FeatureMapKind::Identity &&
+                             Variant::K % 16 == 0;
+
 /// eval_pre in the contiguous layout.
 template <class Variant, int R>
 LINREC_DEV void eval_pre_contig(const TokenCtx& c, float (&xq)[R], float (&xk)[R]) {
