@@ -114,7 +114,9 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   };
   l.S = take(output && eb == 2 ? 0 : 4 * l.sb_rows * l.ld_s);
   l.Sb = take(local || eb == 4 ? 0 : eb * BV * l.ld_sb);
-  l.Q = take(eb * C * l.ld_kf);  // the scan too: gate expressions may read the raw q
+  // The scan reads neither q nor q~ (gates never read q); vector decays use the region for the update's
+  // operand there.
+  l.Q = take(local && !vector_decay ? 0 : eb * C * l.ld_kf);
   l.Kt = take(eb * C * l.ld_kf);
   l.G = take(vector_decay ? 4 * C * l.ld_g : 0);
   l.U = take(eb * C * l.ld_u);
