@@ -403,15 +403,39 @@ struct Chunk {
   /// for scalar decays the row factors exp(b_i) and exp(b_last - b_i).
   LINREC_DEV void cumsum() {
     if constexpr (kVec) {
-      for (int d = g0 + (int)threadIdx.x; d < g0 + GW; d += NT) {
-        float s = 0.0f;
-#pragma unroll 4
-        for (int i = 0; i < C; ++i) {
-          s += G()[i * LDG + d];
-          G()[i * LDG + d] = s;
+      // TPC consecutive lanes share a column, each summing RPS consecutive rows; a shuffle scan over the
+      // segment totals then offsets them (one thread per column walked all C rows serially before: the
+      // longest dependent chain of the chunk for vector decays).
+      constexpr int PER = NT / GW > 0 ? NT / GW : 1;
+      constexpr int TPC = PER >= 32 ? 32 : PER >= 16 ? 16 : PER >= 8 ? 8 : PER >= 4 ? 4 : PER >= 2 ? 2 : 1;
+      constexpr int TPCC = TPC < C ? TPC : C, RPS = C / TPCC, COLS_PER_PASS = NT / TPCC;
+      const int seg = (int)threadIdx.x % TPCC;
+#pragma unroll 1
+      for (int c0 = 0; c0 < GW; c0 += COLS_PER_PASS) {
+        const int col = c0 + (int)threadIdx.x / TPCC;
+        const bool ok = col < GW;
+        const int d = g0 + col;
+        float v[RPS], s = 0.0f;
+#pragma unroll
+        for (int j = 0; j < RPS; ++j) {
+          s += ok ? G()[(seg * RPS + j) * LDG + d] : 0.0f;
+          v[j] = s;
         }
-        blast()[d] = s;
-        glast()[d] = kexp<D>(s);
+        float incl = s;
+#pragma unroll
+        for (int off = 1; off < TPCC; off <<= 1) {
+          const float o = __shfl_up_sync(kFullMask, incl, off);
+          if (seg >= off) incl += o;
+        }
+        const float before = incl - s;
+        if (ok) {
+#pragma unroll
+          for (int j = 0; j < RPS; ++j) G()[(seg * RPS + j) * LDG + d] = before + v[j];
+          if (seg == TPCC - 1) {
+            blast()[d] = incl;
+            glast()[d] = kexp<D>(incl);
+          }
+        }
       }
     } else if constexpr (kHasDecay) {
       if (warp_id() == 0) {
