@@ -13,6 +13,8 @@ const char* stageName(KernelStage s) {
   switch (s) {
     case KernelStage::Fused:
       return "fused";
+    case KernelStage::ChunkLocal:
+      return "chunk_local";
     case KernelStage::StateScan:
       return "state_scan";
     case KernelStage::ChunkOutput:
@@ -33,8 +35,10 @@ KernelTraits kernelTraits(Operation* kernel, RecurrenceOp rec, ProblemAttr probl
     if (auto g = dyn_cast<GateOp>(op)) {
       if (g.getGate() == Gate::Beta)
         t.hasBeta = true;
-      else
+      else {
+        t.hasDecay = true;
         t.vectorDecay = llvm::cast<TileType>(g.getType()).getCols() == TileDim::K;
+      }
     }
   });
   t.K = problem.getHeadK();
@@ -74,7 +78,17 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
   // State passing: the scan's z axis splits the key rows into BK slices (independent in an additive
   // update); the output's z walks the chunks of the longest sequence, cdiv(T,C) bounding it (with
   // cu_seqlens T is the total token count), and its blocks past a sequence's end return at once.
-  return {
+  std::vector<StagePlan> plans;
+  // With a decay, a pre-pass evaluates the gates and their within-chunk cumsum once per chunk (the
+  // runtime's "chunk_local" stage); the scan and the output kernel load b from the workspace.
+  if (t.hasDecay)
+    plans.push_back(StagePlan{KernelStage::ChunkLocal,
+                              "fwdgates",
+                              "linrec::kern::chunk_gates",
+                              fwdHeader,
+                              {"N*H", "cdiv(T,C)", "1"},
+                              chunkBytes(kern::ChunkKernel::Gates)});
+  for (StagePlan& sp : std::vector<StagePlan>{
       StagePlan{KernelStage::StateScan,
                 "fwdscan",
                 "linrec::kern::chunk_state_scan",
@@ -87,15 +101,21 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                 fwdHeader,
                 {"N*H", "cdiv(V,BV)", "cdiv(T,C)"},
                 chunkBytes(kern::ChunkKernel::Output)},
-  };
+       })
+    plans.push_back(std::move(sp));
+  return plans;
 }
 
 std::string workspaceFormula(const KernelTraits& t, TuningAttr tuning) {
   if (t.decode || tuning.getStrategy() != Strategy::StatePassing) return "0";
   // layout.cuh state_passing_ws: states [NC][H][V][K'] in the input type, 16-byte aligned, then (normalizer)
   // zs [NC][H][K'] fp32.
-  const std::string states = "16*cdiv(" + std::to_string(t.elemBytes) + "*NC*H*KF*V,16)";
-  return t.normalize ? states + "+4*NC*H*KF" : states;
+  // Then the gate pre-pass's b, [NC][H] x gate_ws_chunk_bytes (layout.cuh): each region 16-byte aligned.
+  std::string f = "16*cdiv(" + std::to_string(t.elemBytes) + "*NC*H*KF*V,16)";
+  if (t.normalize) f += "+16*cdiv(4*NC*H*KF,16)";
+  if (t.hasDecay)
+    f += t.vectorDecay ? "+4*NC*H*C*16*cdiv(KF,16)" : "+" + std::to_string(t.elemBytes == 2 ? 4 : 8) + "*NC*H*C";
+  return f;
 }
 
 }  // namespace linrec::ir

@@ -145,18 +145,25 @@ rule = "additive"
   EXPECT_NE(elu->source.find("static constexpr bool kQRaw = false, kKRaw = true;"), std::string::npos);
 }
 
-TEST(Codegen, StatePassingEmitsScanThenOutput) {
+TEST(Codegen, StatePassingEmitsGatesScanThenOutput) {
   TuningConfig cfg;
   cfg.strategy = Strategy::StatePassing;
   cfg.block_k = 64;
   auto k = generate(variant("simple_gla"), {}, cfg, Mode::Prefill, DType::FP16);
   ASSERT_TRUE(bool(k)) << llvm::toString(k.takeError());
-  ASSERT_EQ(k->kernel_names.size(), 2u);
-  EXPECT_EQ(k->kernel_names[0].rfind("linrec_fwdscan_", 0), 0u);
-  EXPECT_EQ(k->kernel_names[1].rfind("linrec_fwdout_", 0), 0u);
-  // fp16 states, no normalizer: 2 bytes per state element, 16-byte aligned.
-  EXPECT_NE(k->descriptor_json.find("\"workspace_bytes\": \"16*cdiv(2*NC*H*KF*V,16)\""), std::string::npos);
+  ASSERT_EQ(k->kernel_names.size(), 3u);
+  EXPECT_EQ(k->kernel_names[0].rfind("linrec_fwdgates_", 0), 0u);
+  EXPECT_EQ(k->kernel_names[1].rfind("linrec_fwdscan_", 0), 0u);
+  EXPECT_EQ(k->kernel_names[2].rfind("linrec_fwdout_", 0), 0u);
+  // fp16 states (2 bytes per element, 16-byte aligned), then the scalar decay's b (fp32 per token).
+  EXPECT_NE(k->descriptor_json.find("\"workspace_bytes\": \"16*cdiv(2*NC*H*KF*V,16)+4*NC*H*C\""), std::string::npos)
+      << k->descriptor_json;
   EXPECT_NE(k->descriptor_json.find("cdiv(KF,BK)"), std::string::npos);
+  // Without a decay there is no gate pre-pass.
+  auto la = generate(variant("linear_attn"), {}, cfg, Mode::Prefill, DType::BF16);
+  ASSERT_TRUE(bool(la)) << llvm::toString(la.takeError());
+  ASSERT_EQ(la->kernel_names.size(), 2u);
+  EXPECT_EQ(la->kernel_names[0].rfind("linrec_fwdscan_", 0), 0u);
 }
 
 TEST(Codegen, DecodeUsesTheDecodeStep) {

@@ -138,11 +138,12 @@ class Buffer {
 };
 
 struct Layouts {
-  bool vec, delta, norm;
+  bool vec, delta, norm, decay;
 };
 
 Layouts flags(const dsl::Spec& spec) {
-  return {spec.decay == dsl::DecayKind::Vector, spec.rule == dsl::UpdateRule::Delta, spec.normalize};
+  return {spec.decay == dsl::DecayKind::Vector, spec.rule == dsl::UpdateRule::Delta, spec.normalize,
+          spec.decay != dsl::DecayKind::None};
 }
 
 int ceilDiv(int64_t a, int64_t b) {
@@ -223,9 +224,11 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
     LINREC_TRY(dev.launch(name, gx, gy, 1, threads, static_cast<unsigned>(smem), &p, sizeof(p)));
     return dev.synchronize();
   }
-  const std::string scan = kernelName(tu, "sp_scan"), output = kernelName(tu, "sp_output");
+  const std::string scan = kernelName(tu, "sp_scan"), output = kernelName(tu, "sp_output"),
+                    gates = kernelName(tu, "sp_gates");
   if (scan.empty() || output.empty()) return "TU has no state-passing entries";
-  const kern::StatePassingWs w = kern::state_passing_ws(nct, H, KF, V, f.norm, eb);
+  if (f.decay && gates.empty()) return "TU has no sp_gates entry (state passing with a decay needs the pre-pass)";
+  const kern::StatePassingWs w = kern::state_passing_ws(nct, H, KF, V, f.norm, eb, s.C, f.decay, f.vec);
   LINREC_TRY(b.ws.poison(static_cast<size_t>(w.bytes())));
   p.ws = static_cast<float*>(b.ws.ptr());
   const unsigned gz = static_cast<unsigned>(std::max(1, ceilDiv(prob.T, s.C)));
@@ -234,6 +237,11 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
       kern::chunk_layout(kern::ChunkKernel::Scan, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb, s.BK).bytes();
   const int smem_out =
       kern::chunk_layout(kern::ChunkKernel::Output, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb).bytes();
+  if (f.decay) {
+    const int smem_gates =
+        kern::chunk_layout(kern::ChunkKernel::Gates, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb).bytes();
+    LINREC_TRY(dev.launch(gates, gx, gz, 1, threads, static_cast<unsigned>(smem_gates), &p, sizeof(p)));
+  }
   LINREC_TRY(dev.launch(scan, gx, gy, gk, threads, static_cast<unsigned>(smem_scan), &p, sizeof(p)));
   LINREC_TRY(dev.launch(output, gx, gy, gz, threads, static_cast<unsigned>(smem_out), &p, sizeof(p)));
   return dev.synchronize();

@@ -181,10 +181,17 @@ TEST(KernelLayout, WorkspaceSectionsDoNotOverlap) {
   const kern::StatePassingWs w = kern::state_passing_ws(3, 1, 5, 7, true, 2);
   EXPECT_EQ(w.states, 0);
   EXPECT_EQ(w.zs, 224);  // 2 * 3 * 5 * 7 = 210 bytes, rounded up to 16
-  EXPECT_EQ(w.bytes(), 224 + 4 * 3 * 5);
+  EXPECT_EQ(w.gates, 224 + 64);  // z: 4 * 3 * 5 = 60 bytes, rounded up to 16
+  EXPECT_EQ(w.bytes(), w.gates);  // no decay: no gate pre-pass
   const kern::StatePassingWs f = kern::state_passing_ws(10, 4, 128, 64, false, 4);
   EXPECT_EQ(f.zs, 4LL * 10 * 4 * 128 * 64);
   EXPECT_EQ(f.bytes(), f.zs);
+  // The pre-pass's b per (chunk, head): vector [C][K'p] fp32; scalar [C], fp64 for fp32 inputs.
+  const kern::StatePassingWs v = kern::state_passing_ws(10, 4, 120, 64, false, 2, 64, true, true);
+  EXPECT_EQ(v.gate_chunk, 4LL * 64 * 128);
+  EXPECT_EQ(v.bytes(), v.gates + 10LL * 4 * v.gate_chunk);
+  EXPECT_EQ(kern::state_passing_ws(10, 4, 128, 64, false, 4, 32, true, false).gate_chunk, 8 * 32);
+  EXPECT_EQ(kern::state_passing_ws(10, 4, 128, 64, false, 2, 32, true, false).gate_chunk, 4 * 32);
 }
 
 /// The state scan's slice: BK rows when BK is below K'p, else all of K'p; its S holds only those rows.

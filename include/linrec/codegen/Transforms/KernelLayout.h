@@ -12,7 +12,7 @@
 namespace linrec::ir {
 
 /// The roles of generated kernels; names match the launch descriptor's `stage` (runtime LaunchDescriptor).
-enum class KernelStage { Fused, StateScan, ChunkOutput, Decode };
+enum class KernelStage { Fused, ChunkLocal, StateScan, ChunkOutput, Decode };
 const char* stageName(KernelStage s);
 
 /// The Variant-level facts of a kernel op, read off its body (not re-derived from the recurrence), so the
@@ -21,6 +21,7 @@ struct KernelTraits {
   bool decode = false;       ///< linrec.step (else linrec.chunkwise)
   bool delta = false;        ///< the body solves the delta rule (solve_tril / delta_values)
   bool hasBeta = false;      ///< the body reads β
+  bool hasDecay = false;     ///< the body has a decay gate
   bool vectorDecay = false;  ///< the decay gate is a tile over K'
   bool normalize = false;
   int64_t K = 0, V = 0, KF = 0;  ///< from #linrec.problem and the feature map
@@ -33,7 +34,7 @@ KernelTraits kernelTraits(mlir::Operation* kernel, RecurrenceOp rec, ProblemAttr
 /// One __global__ function a kernel op lowers to.
 struct StagePlan {
   KernelStage stage;
-  std::string tag;        ///< short name used in the symbol: fwd, fwdscan, fwdout, dec
+  std::string tag;        ///< short name used in the symbol: fwd, fwdgates, fwdscan, fwdout, dec
   std::string entry;      ///< the building block it instantiates (linrec::kern::...)
   std::string header;     ///< the header that declares it
   std::string grid[3];    ///< launch-descriptor formulas

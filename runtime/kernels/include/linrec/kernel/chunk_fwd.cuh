@@ -52,6 +52,12 @@ LINREC_HD constexpr int chunk_output_smem_bytes() {
   return chunk_smem_bytes<Variant, Config>(ChunkKernel::Output);
 }
 
+/// Dynamic shared memory of chunk_gates (state passing, stage 0).
+template <class Variant, class Config>
+LINREC_HD constexpr int chunk_gates_smem_bytes() {
+  return chunk_smem_bytes<Variant, Config>(ChunkKernel::Gates);
+}
+
 /// Fused sequential prefill: one CTA per (sequence, head, V-tile) walks its chunks in order with the state
 /// on chip. Reads h0/z0 when given, writes o, and ht/zt when given.
 template <class Variant, class Config>
@@ -91,6 +97,14 @@ LINREC_DEV void chunk_fwd_fused(const FwdParams& p) {
   x.store_state(p.ht, sbase, X::V, p.zt, zbase);
 }
 
+/// The state-passing workspace layout for this Variant and Config.
+template <class Variant, class Config>
+LINREC_DEV StatePassingWs sp_ws(const FwdParams& p) {
+  return state_passing_ws(p.num_chunks_total, p.H, Variant::KF, Variant::V, Variant::kNormalize,
+                          Config::kDType == DType::FP32 ? 4 : 2, Config::C, Variant::kDecay != DecayKind::None,
+                          Variant::kDecay == DecayKind::Vector);
+}
+
 /// The global index of sequence n's first chunk: n * ceil(T / C), or with cu_seqlens the sum of
 /// ceil(len_m / C) over m < n (a block-wide sum; every thread gets it). `slot`: shared memory, one value per warp.
 template <int C, int NT>
@@ -99,6 +113,28 @@ LINREC_DEV long long first_chunk_index(const FwdParams& p, int n, long long* slo
   long long s = 0;
   for (int m = (int)threadIdx.x; m < n; m += NT) s += (p.cu_seqlens[m + 1] - p.cu_seqlens[m] + C - 1) / C;
   return block_sum_ll<NT>(s, slot);
+}
+
+/// State passing, stage 0 (variants with a decay): for chunk blockIdx.y of its sequence, evaluates the
+/// decay gates and their within-chunk cumsum b once (the scan and the output kernel's V-tiles would each
+/// redo it, the scan on its critical path) and writes b to the workspace. Grid (N * H, ceil(T / C)).
+template <class Variant, class Config>
+LINREC_DEV void chunk_gates(const FwdParams& p) {
+  static_assert(!Variant::kDelta,
+                "state passing supports additive update rules only: use chunk_fwd_fused for delta rules");
+  static_assert(Variant::kDecay != DecayKind::None, "chunk_gates: the variant has no decay");
+  using X = Chunk<Variant, Config, ChunkKernel::Gates>;
+  X x(p);
+  const int c = (int)blockIdx.y;
+  const int t0 = c * X::C;
+  if (t0 >= x.len) return;
+  const long long gc = first_chunk_index<X::C, X::NT>(p, x.n, reinterpret_cast<long long*>(x.misc())) + c;
+  const StatePassingWs ws = sp_ws<Variant, Config>(p);
+  x.eval_gates(t0, x.len - t0 < X::C ? x.len - t0 : X::C);
+  block_sync();
+  x.cumsum();
+  block_sync();
+  x.store_gates(reinterpret_cast<unsigned char*>(p.ws) + ws.gates + (gc * p.H + x.h) * ws.gate_chunk);
 }
 
 /// State passing, stage 1: per (sequence, head, V-tile, key slice blockIdx.z), S_{c+1} = Gamma_c S_c +
@@ -115,16 +151,24 @@ LINREC_DEV void chunk_state_scan(const FwdParams& p) {
   const int w0 = X::scan_window();
   x.g0 = w0;
   const long long c0 = first_chunk_index<X::C, X::NT>(p, x.n, reinterpret_cast<long long*>(x.misc()));
-  const StatePassingWs ws = state_passing_ws(p.num_chunks_total, p.H, X::KF, X::V, X::kNorm, (int)sizeof(E));
+  const StatePassingWs ws = sp_ws<Variant, Config>(p);
   E* states = reinterpret_cast<E*>(reinterpret_cast<unsigned char*>(p.ws) + ws.states);
   float* zs = reinterpret_cast<float*>(reinterpret_cast<unsigned char*>(p.ws) + ws.zs);
+  const unsigned char* gws = reinterpret_cast<const unsigned char*>(p.ws) + ws.gates;
+  // Chunk c's b from the gate pre-pass, fetched with its k/v tiles (same cp.async group).
+  auto fetch = [&](int c, int t0, int b) {
+    if constexpr (X::kAsyncRaw) {
+      if constexpr (X::kGatesWs) x.load_gates_async(gws + ((c0 + c) * p.H + x.h) * ws.gate_chunk, b);
+      x.load_raw_async(t0, x.len - t0 < X::C ? x.len - t0 : X::C, b);
+    }
+  };
   const long long sbase = ((long long)x.n * p.H + x.h) * X::KF * (long long)X::V;
   const long long zbase = ((long long)x.n * p.H + x.h) * X::KF;
   x.scan_init(w0, p.h0, sbase, p.z0, zbase);
   // The next chunk's raw k and v land (cp.async) in the other buffer while this one is worked on.
   auto rows_at = [&](int t0) { return x.len - t0 < X::C ? x.len - t0 : X::C; };
   if constexpr (X::kAsyncRaw)
-    if (x.len > 0) x.load_raw_async(0, rows_at(0), 0);
+    if (x.len > 0) fetch(0, 0, 0);
   block_sync();
 #pragma unroll 1
   for (int t0 = 0, c = 0; t0 < x.len; t0 += X::C, ++c) {
@@ -135,9 +179,14 @@ LINREC_DEV void chunk_state_scan(const FwdParams& p) {
     if constexpr (X::kAsyncRaw) {
       cp_async_wait_all();
       block_sync();  // this chunk's tiles are visible; the other buffer's last readers are done
-      if (t0 + X::C < x.len) x.load_raw_async(t0 + X::C, rows_at(t0 + X::C), (c + 1) & 1);
+      if (t0 + X::C < x.len) fetch(c + 1, t0 + X::C, (c + 1) & 1);
       x.load_rest(t0, rows);
     } else {
+      if constexpr (X::kGatesWs) {
+        x.load_gates_async(gws + (slot)*ws.gate_chunk, x.buf);
+        cp_async_commit();
+        cp_async_wait_all();
+      }
       x.load_chunk(t0, rows);
     }
     block_sync();
@@ -171,9 +220,13 @@ LINREC_DEV void chunk_output(const FwdParams& p) {
   const long long gc = first_chunk_index<X::C, X::NT>(p, x.n, reinterpret_cast<long long*>(x.misc())) + c;
   const int rows = x.len - t0 < X::C ? x.len - t0 : X::C;
   using E = typename X::E;
-  const StatePassingWs ws = state_passing_ws(p.num_chunks_total, p.H, X::KF, X::V, X::kNorm, (int)sizeof(E));
+  const StatePassingWs ws = sp_ws<Variant, Config>(p);
   const long long slot = gc * p.H + x.h;
   const unsigned char* w = reinterpret_cast<const unsigned char*>(p.ws);
+  if constexpr (X::kGatesWs) {  // lands while the tiles load; load_rest waits for it
+    x.load_gates_async(w + ws.gates + slot * ws.gate_chunk, 0);
+    cp_async_commit();
+  }
   x.init_state_ws(reinterpret_cast<const E*>(w + ws.states) + slot * X::KF * (long long)X::V,
                   reinterpret_cast<const float*>(w + ws.zs) + slot * X::KF);
   x.load_chunk(t0, rows);

@@ -59,6 +59,10 @@ struct Chunk {
   static constexpr bool kVec = VT::kVec, kHasDecay = VT::kHasDecay;
   static constexpr bool kDelta = Variant::kDelta, kNorm = Variant::kNormalize;
   static constexpr bool kScan = Kind == ChunkKernel::Scan;
+  /// State passing: the scan and output kernels load b from the gate pre-pass (chunk_gates) instead of
+  /// evaluating the decay expressions, which were the scan's longest stall (global loads that could not be
+  /// issued ahead of the chunk).
+  static constexpr bool kGatesWs = (Kind == ChunkKernel::Scan || Kind == ChunkKernel::Output) && VT::kHasDecay;
   /// Element of the operand tiles (Q, Kt, U, Aqk, Akk): the input type, or float for fp32 inputs.
   using E = typename Storage<D>::type;
   static constexpr ChunkLayout L = chunk_layout(Kind, K, KF, C, BV, W, kVec, kDelta, kNorm, (int)sizeof(E), Config::BK);
@@ -100,11 +104,11 @@ struct Chunk {
   LINREC_DEV E* Sb() const { return reinterpret_cast<E*>(sm + L.Sb); }
   LINREC_DEV E* Q() const { return reinterpret_cast<E*>(sm + L.Q); }
   LINREC_DEV E* Kt() const { return reinterpret_cast<E*>(sm + (kScan && buf ? L.Kt2 : L.Kt)); }
-  LINREC_DEV float* G() const { return reinterpret_cast<float*>(sm + L.G); }
+  LINREC_DEV float* G() const { return reinterpret_cast<float*>(sm + (kScan && buf ? L.G2 : L.G)); }
   LINREC_DEV E* U() const { return reinterpret_cast<E*>(sm + (kScan && buf ? L.U2 : L.U)); }
   LINREC_DEV E* Aqk() const { return reinterpret_cast<E*>(sm + L.Aqk); }
   LINREC_DEV E* Akk() const { return reinterpret_cast<E*>(sm + L.Akk); }
-  LINREC_DEV Cum* bcum() const { return reinterpret_cast<Cum*>(sm + L.b); }
+  LINREC_DEV Cum* bcum() const { return reinterpret_cast<Cum*>(sm + (kScan && buf ? L.b2 : L.b)); }
   LINREC_DEV float* gq() const { return reinterpret_cast<float*>(sm + L.gq); }
   LINREC_DEV float* gl() const { return reinterpret_cast<float*>(sm + L.gl); }
   LINREC_DEV float* beta() const { return reinterpret_cast<float*>(sm + L.beta); }
@@ -328,8 +332,52 @@ struct Chunk {
     cp_async_commit();
   }
 
+  /// Starts copying one chunk's b from the gate pre-pass (`src`: its workspace slot) into buffer bsel of
+  /// G (vector: the columns [g0, g0 + GW)) or b (scalar) with cp.async; the caller commits and waits.
+  LINREC_DEV void load_gates_async(const unsigned char* src, int bsel) {
+    static_assert(kGatesWs, "load_gates_async: state passing with a decay only");
+    if constexpr (kVec) {
+      float* g = reinterpret_cast<float*>(sm + (kScan && bsel ? L.G2 : L.G));
+      const float* s = reinterpret_cast<const float*>(src);
+      constexpr int PR = GW / 4, TOTAL = C * PR;
+      for (int e2 = (int)threadIdx.x; e2 < TOTAL; e2 += NT) {
+        const int i = e2 / PR, c = g0 + (e2 - i * PR) * 4;
+        cp_async16(g + i * LDG + c, s + i * KFP + c, true);
+      }
+    } else {
+      unsigned char* b = sm + (kScan && bsel ? L.b2 : L.b);
+      constexpr int N16 = C * (int)sizeof(Cum) / 16;
+      for (int e2 = (int)threadIdx.x; e2 < N16; e2 += NT) cp_async16(b + 16 * e2, src + 16 * e2, true);
+    }
+  }
+
+  /// Gate pre-pass: writes this chunk's b (after eval_gates and cumsum) to its workspace slot `dst`.
+  LINREC_DEV void store_gates(unsigned char* dst) const {
+    if constexpr (kVec) {
+      float* d = reinterpret_cast<float*>(dst);
+      constexpr int PR = KFP / 4, TOTAL = C * PR;
+      for (int e2 = (int)threadIdx.x; e2 < TOTAL; e2 += NT) {
+        const int i = e2 / PR, c = (e2 - i * PR) * 4;
+        *reinterpret_cast<float4*>(d + i * KFP + c) = *reinterpret_cast<const float4*>(G() + i * LDG + c);
+      }
+    } else {
+      Cum* d = reinterpret_cast<Cum*>(dst);
+      for (int i = (int)threadIdx.x; i < C; i += NT) d[i] = bcum()[i];
+    }
+  }
+
   /// load_chunk after the raw tiles: the gates, then (after a barrier) the feature maps and beta.
   LINREC_DEV void load_rest(int t0, int rows) {
+    eval_gates(t0, rows);
+    // The output kernel's b copies (load_gates_async, before load_chunk) must have landed; the scan
+    // waits itself, before its next chunk's copies are issued.
+    if constexpr (kGatesWs && !kScan) cp_async_wait_all();
+    block_sync();
+    map_rows(t0, rows);
+  }
+
+  /// beta, and (unless kGatesWs) the decay g into b / G, from the generated expressions.
+  LINREC_DEV void eval_gates(int t0, int rows) {
     for (int i = (int)threadIdx.x; i < C; i += NT) {
       float bt = 0.0f;
       Cum g = 0;
@@ -337,12 +385,12 @@ struct Chunk {
         const TokenCtx c = token(t0, i);
         bt = 1.0f;
         if constexpr (Variant::kHasBeta) bt = Variant::beta(c);
-        if constexpr (kHasDecay && !kVec) g = Variant::decay(c, 0);
+        if constexpr (kHasDecay && !kVec && !kGatesWs) g = Variant::decay(c, 0);
       }
       beta()[i] = bt;
-      bcum()[i] = g;
+      if constexpr (!kGatesWs) bcum()[i] = g;
     }
-    if constexpr (kVec) {
+    if constexpr (kVec && !kGatesWs) {
       // Every element's loads in flight at once where the registers allow (one global round trip per
       // chunk instead of one per 8 elements per thread): the chunk loop is latency bound.
       constexpr int TOTAL = C * GW, PER = ceil_div(TOTAL, NT), BATCH = PER < 16 ? PER : 16;
@@ -361,7 +409,10 @@ struct Chunk {
         }
       }
     }
-    block_sync();
+  }
+
+  /// The feature maps (in place over the raw rows) and, for additive rules, the values times beta.
+  LINREC_DEV void map_rows(int t0, int rows) {
     const int lane = lane_id();
     // Which rows the pass must write: q~ (not in the scan, and not when it is the raw q) and k~.
     constexpr bool kMapQ = !kScan && !kRawOperand<Variant, true>, kMapK = !kRawOperand<Variant, false>;
@@ -402,7 +453,14 @@ struct Chunk {
   /// In-chunk cumulative sum of g (sequential order per column, as the recurrence adds them), b_last, and
   /// for scalar decays the row factors exp(b_i) and exp(b_last - b_i).
   LINREC_DEV void cumsum() {
-    if constexpr (kVec) {
+    if constexpr (kVec && kGatesWs) {
+      // b came cumsummed from the pre-pass: only b_last and Gamma_last remain.
+      for (int d = g0 + (int)threadIdx.x; d < g0 + GW; d += NT) {
+        const float last = G()[(C - 1) * LDG + d];
+        blast()[d] = last;
+        glast()[d] = kexp<D>(last);
+      }
+    } else if constexpr (kVec) {
       // TPC consecutive lanes share a column, each summing RPS consecutive rows; a shuffle scan over the
       // segment totals then offsets them (one thread per column walked all C rows serially before: the
       // longest dependent chain of the chunk for vector decays).
@@ -441,20 +499,22 @@ struct Chunk {
       if (warp_id() == 0) {
         constexpr int EPL = C < 32 ? 1 : C / 32;  // consecutive entries per lane
         const int lane = lane_id();
-        Cum v[EPL], s = 0;
+        if constexpr (!kGatesWs) {  // else b came cumsummed from the pre-pass
+          Cum v[EPL], s = 0;
 #pragma unroll
-        for (int j = 0; j < EPL; ++j) {
-          const int i = lane * EPL + j;
-          s += i < C ? bcum()[i] : Cum(0);
-          v[j] = s;
-        }
-        const Cum before = warp_inclusive_scan(s) - s;
+          for (int j = 0; j < EPL; ++j) {
+            const int i = lane * EPL + j;
+            s += i < C ? bcum()[i] : Cum(0);
+            v[j] = s;
+          }
+          const Cum before = warp_inclusive_scan(s) - s;
 #pragma unroll
-        for (int j = 0; j < EPL; ++j) {
-          const int i = lane * EPL + j;
-          if (i < C) bcum()[i] = before + v[j];
+          for (int j = 0; j < EPL; ++j) {
+            const int i = lane * EPL + j;
+            if (i < C) bcum()[i] = before + v[j];
+          }
+          warp_sync();
         }
-        warp_sync();
         const Cum last = bcum()[C - 1];
         for (int i = lane; i < C; i += 32) {
           const Cum bi = bcum()[i];

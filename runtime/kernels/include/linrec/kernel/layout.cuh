@@ -58,6 +58,8 @@ struct ChunkLayout {
   int U = 0;      ///< values [C][BV] E: beta v (additive) or v -> X -> U (delta)
   int Kt2 = 0;    ///< state scan: the second Kt buffer (the next chunk's k lands there while this one is used)
   int U2 = 0;     ///< state scan: the second U buffer
+  int G2 = 0;     ///< state scan, vector decay: the second G buffer (b from the gate pre-pass)
+  int b2 = 0;     ///< state scan: the second b buffer
   int Aqk = 0;    ///< intra-chunk scores (q~ k~^T (.) decay), lower incl. diagonal [C][C] E
   int Akk = 0;    ///< delta: beta_i (k~_i k~_j^T (.) decay), strictly lower [C][C] E
   int b = 0;      ///< scalar decay: in-chunk cumsum of g [C] (fp64 for fp32 inputs, else fp32)
@@ -78,7 +80,14 @@ enum class ChunkKernel : int {
   Fused = 0,  ///< chunk_fwd_fused: everything
   Scan = 1,   ///< state passing stage 1: one key slice of the state, q/k rows, decay, values (no scores)
   Output = 2, ///< state passing stage 2: as fused without the delta-only regions, the state read as Sb
+  Gates = 3,  ///< state passing stage 0: the decay gates and their within-chunk cumsum b, nothing else
 };
+
+/// Bytes of one chunk's b in the state-passing workspace: vector decays [C][K'p] fp32, scalar decays [C]
+/// (fp64 for fp32 inputs, like the kernels' cumsum), nothing without a decay.
+LINREC_HD constexpr long long gate_ws_chunk_bytes(int C, int KF, bool has_decay, bool vector_decay, int elem_bytes) {
+  return !has_decay ? 0 : vector_decay ? 4LL * C * padded_feature_width(KF) : (long long)C * (elem_bytes == 2 ? 4 : 8);
+}
 
 /// Rows of the key slice one state-scan block owns: BK, or all of K'p when BK covers it.
 LINREC_HD constexpr int scan_slice_rows(int KF, int block_k) {
@@ -105,6 +114,7 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   const bool fused = kind == ChunkKernel::Fused;
   const bool local = kind == ChunkKernel::Scan;
   const bool output = kind == ChunkKernel::Output;
+  const bool gates = kind == ChunkKernel::Gates;
   l.sb_rows = local ? scan_slice_rows(KF, block_k) : l.kfp;
   int at = 0;
   auto take = [&at](int nbytes) {
@@ -112,17 +122,19 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
     at += round_up(nbytes, 16);
     return off;
   };
-  l.S = take(output && eb == 2 ? 0 : 4 * l.sb_rows * l.ld_s);
-  l.Sb = take(local || eb == 4 ? 0 : eb * BV * l.ld_sb);
+  l.S = take(gates || (output && eb == 2) ? 0 : 4 * l.sb_rows * l.ld_s);
+  l.Sb = take(local || gates || eb == 4 ? 0 : eb * BV * l.ld_sb);
   // The scan reads neither q nor q~ (gates never read q); vector decays use the region for the update's
   // operand there.
-  l.Q = take(local && !vector_decay ? 0 : eb * C * l.ld_kf);
-  l.Kt = take(eb * C * l.ld_kf);
+  l.Q = take(gates || (local && !vector_decay) ? 0 : eb * C * l.ld_kf);
+  l.Kt = take(gates ? 0 : eb * C * l.ld_kf);
   l.G = take(vector_decay ? 4 * C * l.ld_g : 0);
-  l.U = take(eb * C * l.ld_u);
+  l.U = take(gates ? 0 : eb * C * l.ld_u);
   l.Kt2 = take(local ? eb * C * l.ld_kf : 0);
   l.U2 = take(local ? eb * C * l.ld_u : 0);
-  l.Aqk = take(local ? 0 : eb * C * l.ld_c);
+  l.G2 = take(local && vector_decay ? 4 * C * l.ld_g : 0);
+  l.b2 = take(local ? 8 * C : 0);
+  l.Aqk = take(local || gates ? 0 : eb * C * l.ld_c);
   l.Akk = take(fused && delta ? eb * C * l.ld_c : 0);
   l.b = take(8 * C);
   l.gq = take(4 * C);
@@ -130,8 +142,8 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   l.beta = take(4 * C);
   l.blast = take(4 * l.kfp);
   l.glast = take(4 * l.kfp);
-  l.den = take(normalize && !local ? 4 * C : 0);
-  l.z = take(normalize ? 4 * l.kfp : 0);
+  l.den = take(normalize && !local && !gates ? 4 * C : 0);
+  l.z = take(normalize && !gates ? 4 * l.kfp : 0);
   l.misc = take(4 * 32);
   l.total = at;
   (void)warps;
@@ -144,26 +156,34 @@ LINREC_HD constexpr int fused_smem_bytes(int K, int KF, int C, int BV, int warps
   return chunk_layout(ChunkKernel::Fused, K, KF, C, BV, warps, vector_decay, delta, normalize, elem_bytes).bytes();
 }
 
-/// Where the state-passing workspace FwdParams::ws keeps what (byte offsets). nct = num_chunks_total;
-/// gc = global chunk index = (chunks of the sequences before this one) + chunk index within the sequence.
-///   states [nct][H][V][K'] in the input type (fp32 for fp32 inputs): stage 1 (the scan) writes the state
-///                          entering each chunk, rounded to the type the output kernel's products consume,
+/// Where the state-passing workspace FwdParams::ws keeps what (byte offsets, each 16-byte aligned).
+/// nct = num_chunks_total; gc = global chunk index = (chunks of the sequences before this one) + chunk index
+/// within the sequence.
+///   states [nct][H][V][K'] in the input type (fp32 for fp32 inputs): the scan writes the state entering
+///                          each chunk, rounded to the type the output kernel's products consume,
 ///                          transposed (the output kernel's B operand Sb is [BV][K'p]);
-///   zs     [nct][H][K'] fp32, normalizer only: the normalizer state entering each chunk.
+///   zs     [nct][H][K'] fp32, normalizer only: the normalizer state entering each chunk;
+///   gates  [nct][H] x gate_ws_chunk_bytes: the gate pre-pass writes each chunk's within-chunk cumsum b
+///                          (rows past a sequence's end repeat b_last), which the scan and the output
+///                          kernel load instead of evaluating the gate expressions.
 struct StatePassingWs {
-  long long states = 0, zs = 0, total = 0;
+  long long states = 0, zs = 0, gates = 0, gate_chunk = 0, total = 0;
   LINREC_HD constexpr long long bytes() const { return total; }
 };
 
 /// The workspace layout for nct chunks in total; elem_bytes as for chunk_layout. Codegen's workspace
 /// formula (KernelLayout.cpp) spells out the same sum.
 LINREC_HD constexpr StatePassingWs state_passing_ws(long long nct, int H, int KF, int V, bool normalize,
-                                                    int elem_bytes) {
+                                                    int elem_bytes, int C = 0, bool has_decay = false,
+                                                    bool vector_decay = false) {
   StatePassingWs w{};
   const long long n = nct * H * KF;
+  auto r16 = [](long long x) { return (x + 15) / 16 * 16; };
   w.states = 0;
-  w.zs = (n * V * (elem_bytes == 2 ? 2 : 4) + 15) / 16 * 16;
-  w.total = w.zs + (normalize ? 4 * n : 0);
+  w.zs = r16(n * V * (elem_bytes == 2 ? 2 : 4));
+  w.gates = w.zs + r16(normalize ? 4 * n : 0);
+  w.gate_chunk = gate_ws_chunk_bytes(C, KF, has_decay, vector_decay, elem_bytes);
+  w.total = w.gates + nct * H * w.gate_chunk;
   return w;
 }
 
