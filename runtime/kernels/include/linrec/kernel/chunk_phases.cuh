@@ -156,7 +156,7 @@ struct Chunk {
   /// prepare_update() it is k~ itself (no decay, and scalar decays, whose row factors went into U) or the
   /// copy of G in the Q region (vector decays), read transposed from [token][dim].
   LINREC_DEV TransRowsView<D> kl_view(int m0) const {
-    if constexpr (kVec) return TransRowsView<D>{Q() + m0, LDK};
+    if constexpr (kVec && !kScan) return TransRowsView<D>{Q() + m0, LDK};
     return TransRowsView<D>{Kt() + m0, LDK};
   }
   /// U as a B operand (element (j, c) = U[j][c]), columns from n0.
@@ -810,11 +810,13 @@ struct Chunk {
   /// Puts the decay's row factors where kl_view() and state_increment() expect them, once per chunk (the
   /// caller issues a barrier after it when the variant has a decay): scalar decays scale the rows of U by
   /// exp(b_last - b_i) (U is not read again but by the update); vector decays copy G (k~ exp(b_last - b),
-  /// from scale_decay) into the Q region in the operand type (q~ Gamma is not read again either).
+  /// from scale_decay) into the Q region in the operand type (q~ Gamma is not read again either; the scan:
+  /// over its key window of Kt).
   LINREC_DEV void prepare_update() {
     constexpr int VE = kVecElems<D>;
     if constexpr (kVec) {
-      map_tile<D, C, GW, NT>(Q() + g0, LDK, [&](int i, int d0, float(&x)[VE]) {
+      // The scan reads k~ no more (it has no scores), so its copy goes over Kt and it needs no Q region.
+      map_tile<D, C, GW, NT>((kScan ? Kt() : Q()) + g0, LDK, [&](int i, int d0, float(&x)[VE]) {
         const float* g = G() + i * LDG + g0 + d0;
 #pragma unroll
         for (int j = 0; j < VE; j += 4) {

@@ -124,9 +124,8 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   };
   l.S = take(gates || (output && eb == 2) ? 0 : 4 * l.sb_rows * l.ld_s);
   l.Sb = take(local || gates || eb == 4 ? 0 : eb * BV * l.ld_sb);
-  // The scan reads neither q nor q~ (gates never read q); vector decays use the region for the update's
-  // operand there.
-  l.Q = take(gates || (local && !vector_decay) ? 0 : eb * C * l.ld_kf);
+  // The scan reads neither q nor q~ (gates never read q); it builds the update's operand over Kt.
+  l.Q = take(gates || local ? 0 : eb * C * l.ld_kf);
   l.Kt = take(gates ? 0 : eb * C * l.ld_kf);
   l.G = take(vector_decay ? 4 * C * l.ld_g : 0);
   l.U = take(gates ? 0 : eb * C * l.ld_u);
