@@ -32,7 +32,7 @@ struct Case {
   int B = 1, T = 64, H = 2;
   std::vector<int64_t> cu_seqlens;  ///< non-empty: varlen (B = 1, T = the total)
   bool initial_state = false;
-  bool state_passing = false;  ///< the three state-passing kernels instead of the fused one
+  bool state_passing = false;  ///< the state-passing kernels (gate pre-pass, scan, output) instead of the fused one
   uint64_t seed = 1;
   std::string describe() const;
 };

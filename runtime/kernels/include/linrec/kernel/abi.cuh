@@ -31,7 +31,7 @@ LINREC_HD constexpr int feature_width(FeatureMapKind m, int K) {
   return m == FeatureMapKind::Taylor2 ? 1 + K + K * K : m == FeatureMapKind::Hedgehog ? 2 * K : K;
 }
 
-/// Arguments of every prefill kernel (fused and the three state-passing stages), passed by value.
+/// Arguments of every prefill kernel (fused and the state-passing stages), passed by value.
 /// Layouts (fla): q, k [B,T,H,K], v, o [B,T,H,V] in Config::kDType; declared inputs fp32 [B,T,H] or
 /// [B,T,H,K]; params fp32 [H] or [H,K]; states fp32 [N,H,K',V]; normalizer states fp32 [N,H,K'].
 struct FwdParams {
