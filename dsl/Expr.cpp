@@ -421,7 +421,8 @@ ExprPtr foldConstants(const ExprPtr& e) {
       break;
     case Expr::Kind::Sub:
       if (isConst(args[1], 0)) return a;
-      if (isConst(a, 0)) return makeUnary(Expr::Kind::Neg, args[1], e->offset);
+      // Folded again so 0 - -x becomes x, as -(-x) does: canonical TOML must re-parse to the same hash.
+      if (isConst(a, 0)) return foldConstants(makeUnary(Expr::Kind::Neg, args[1], e->offset));
       break;
     case Expr::Kind::Mul:
       if (isConst(a, 1)) return args[1];
