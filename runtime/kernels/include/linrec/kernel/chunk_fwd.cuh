@@ -70,7 +70,7 @@ LINREC_DEV void chunk_fwd_fused(const FwdParams& p) {
   block_sync();
 #pragma unroll 1
   for (int t0 = 0; t0 < x.len; t0 += X::C) {
-    const int rows = x.len - t0 < X::C ? x.len - t0 : X::C;
+    const int rows = x.rows_at(t0);
     x.load_chunk(t0, rows);
     block_sync();
     x.cumsum();
@@ -130,7 +130,7 @@ LINREC_DEV void chunk_gates(const FwdParams& p) {
   if (t0 >= x.len) return;
   const long long gc = first_chunk_index<X::C, X::NT>(p, x.n, reinterpret_cast<long long*>(x.misc())) + c;
   const StatePassingWs ws = sp_ws<Variant, Config>(p);
-  x.eval_gates(t0, x.len - t0 < X::C ? x.len - t0 : X::C);
+  x.eval_gates(t0, x.rows_at(t0));
   block_sync();
   x.cumsum();
   block_sync();
@@ -159,20 +159,19 @@ LINREC_DEV void chunk_state_scan(const FwdParams& p) {
   auto fetch = [&](int c, int t0, int b) {
     if constexpr (X::kAsyncRaw) {
       if constexpr (X::kGatesWs) x.load_gates_async(gws + ((c0 + c) * p.H + x.h) * ws.gate_chunk, b);
-      x.load_raw_async(t0, x.len - t0 < X::C ? x.len - t0 : X::C, b);
+      x.load_raw_async(t0, x.rows_at(t0), b);
     }
   };
   const long long sbase = ((long long)x.n * p.H + x.h) * X::KF * (long long)X::V;
   const long long zbase = ((long long)x.n * p.H + x.h) * X::KF;
   x.scan_init(w0, p.h0, sbase, p.z0, zbase);
   // The next chunk's raw k and v land (cp.async) in the other buffer while this one is worked on.
-  auto rows_at = [&](int t0) { return x.len - t0 < X::C ? x.len - t0 : X::C; };
   if constexpr (X::kAsyncRaw)
     if (x.len > 0) fetch(0, 0, 0);
   block_sync();
 #pragma unroll 1
   for (int t0 = 0, c = 0; t0 < x.len; t0 += X::C, ++c) {
-    const int rows = rows_at(t0);
+    const int rows = x.rows_at(t0);
     const long long slot = (c0 + c) * p.H + x.h;
     x.buf = c & 1;
     x.scan_store(w0, states + slot * X::KF * (long long)X::V, X::kNorm ? zs + slot * X::KF : nullptr);
@@ -183,7 +182,7 @@ LINREC_DEV void chunk_state_scan(const FwdParams& p) {
       x.load_rest(t0, rows);
     } else {
       if constexpr (X::kGatesWs) {
-        x.load_gates_async(gws + (slot)*ws.gate_chunk, x.buf);
+        x.load_gates_async(gws + slot * ws.gate_chunk, x.buf);
         cp_async_commit();
         cp_async_wait_all();
       }
@@ -218,7 +217,7 @@ LINREC_DEV void chunk_output(const FwdParams& p) {
   const int t0 = c * X::C;
   if (t0 >= x.len) return;
   const long long gc = first_chunk_index<X::C, X::NT>(p, x.n, reinterpret_cast<long long*>(x.misc())) + c;
-  const int rows = x.len - t0 < X::C ? x.len - t0 : X::C;
+  const int rows = x.rows_at(t0);
   using E = typename X::E;
   const StatePassingWs ws = sp_ws<Variant, Config>(p);
   const long long slot = gc * p.H + x.h;

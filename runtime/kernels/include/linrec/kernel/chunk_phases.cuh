@@ -99,6 +99,9 @@ struct Chunk {
     len = s.len;
   }
 
+  /// Valid rows of the chunk starting at token t0 of this sequence (C but for the last chunk).
+  LINREC_DEV int rows_at(int t0) const { return len - t0 < C ? len - t0 : C; }
+
   // ---- shared-memory regions (layout.cuh)
   LINREC_DEV float* S() const { return reinterpret_cast<float*>(sm + L.S); }
   LINREC_DEV E* Sb() const { return reinterpret_cast<E*>(sm + L.Sb); }

@@ -30,18 +30,7 @@ struct WarpAcc {
         for (int r = 0; r < 4; ++r) c[i][j][r] = 0.0f;
   }
 
-  /// Calls f(m, n, value&) for every element this lane holds (tile-local coordinates).
-  template <class F>
-  LINREC_DEV void for_each(F&& f) {
-    const int g = lane_id() >> 2, t = lane_id() & 3;
-#pragma unroll
-    for (int i = 0; i < MT; ++i)
-#pragma unroll
-      for (int j = 0; j < NT; ++j)
-#pragma unroll
-        for (int r = 0; r < 4; ++r) f(i * 16 + g + 8 * (r >> 1), j * 8 + 2 * t + (r & 1), c[i][j][r]);
-  }
-  /// f(m, n, x0, x1) for each pair of adjacent columns (n even) of one row: the fragment holds columns
+  /// f(m, n, x0&, x1&) for each pair of adjacent columns (n even) of one row: the fragment holds columns
   /// 2t and 2t + 1 together, so callers can store them with one 32-bit (or 64-bit) store.
   template <class F>
   LINREC_DEV void for_each_pair(F&& f) {
@@ -52,6 +41,14 @@ struct WarpAcc {
       for (int j = 0; j < NT; ++j)
 #pragma unroll
         for (int hf = 0; hf < 2; ++hf) f(i * 16 + g + 8 * hf, j * 8 + 2 * t, c[i][j][2 * hf], c[i][j][2 * hf + 1]);
+  }
+  /// Calls f(m, n, value&) for every element this lane holds (tile-local coordinates).
+  template <class F>
+  LINREC_DEV void for_each(F&& f) {
+    for_each_pair([&](int m, int n, float& x0, float& x1) {
+      f(m, n, x0);
+      f(m, n + 1, x1);
+    });
   }
 
 };
