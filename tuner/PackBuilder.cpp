@@ -105,7 +105,7 @@ Expected<PackContents> buildPackContents(const std::vector<dsl::Spec>& variants,
               const char* name;
             };
             std::vector<Kind> kinds = {{codegen::Mode::Prefill, codegen::Strategy::Fused, "prefill fused"}};
-            if (o.state_passing && spec.rule == dsl::UpdateRule::Additive)
+            if (o.state_passing)
               kinds.push_back({codegen::Mode::Prefill, codegen::Strategy::StatePassing, "prefill state-passing"});
             if (o.decode) kinds.push_back({codegen::Mode::Decode, codegen::Strategy::Fused, "decode"});
             // The fused prefill comes first: when it cannot be built, neither the state-passing nor the

@@ -40,8 +40,6 @@ int coveringTile(const std::vector<int>& block_vs, int V) {
 std::string ruleVerdict(const dsl::Spec& spec, const codegen::HeadDims& dims, codegen::Mode mode,
                         const codegen::TuningConfig& c, const DeviceLimits& limits, int covering) {
   const bool decode = mode == codegen::Mode::Decode;
-  if (!decode && c.strategy == codegen::Strategy::StatePassing && spec.rule == dsl::UpdateRule::Delta)
-    return "state passing supports additive update rules only (the delta rule is fused-only)";
   if (c.block_v > dims.V && c.block_v != covering)
     return "BV=" + std::to_string(c.block_v) + " is wider than V=" + std::to_string(dims.V);
   if (c.block_v != covering && dims.V % c.block_v != 0)
@@ -129,7 +127,10 @@ SearchSpace enumerateSearchSpace(const dsl::Spec& spec, const codegen::HeadDims&
               cfg.block_v = bv;
               cfg.warps = w;
               cfg.stages = s;
-              cfg.block_k = st == codegen::Strategy::Fused ? codegen::TuningConfig{}.block_k : bk;
+              // BK only slices an additive state scan (the delta scan holds every key row).
+              cfg.block_k = st == codegen::Strategy::Fused || spec.rule == dsl::UpdateRule::Delta
+                                ? codegen::TuningConfig{}.block_k
+                                : bk;
               cfg.smem_limit = limits.smem_per_block_optin;
               if (seen.insert(orderKey(cfg)).second) configs.push_back(cfg);
             }
@@ -202,11 +203,17 @@ std::vector<codegen::TuningConfig> defaultPreferences(const std::string& arch, c
 
 Expected<Candidate> pickDefault(const dsl::Spec& spec, const codegen::HeadDims& dims, codegen::DType dtype,
                                 codegen::Mode mode, codegen::Strategy strategy, const DeviceLimits& limits) {
-  if (mode == codegen::Mode::Prefill && strategy == codegen::Strategy::StatePassing &&
-      spec.rule == dsl::UpdateRule::Delta)
-    return Error{"state passing supports additive update rules only"};
   std::string first_error;
-  for (codegen::TuningConfig cfg : defaultPreferences(limits.arch, mode, strategy)) {
+  std::vector<codegen::TuningConfig> prefs = defaultPreferences(limits.arch, mode, strategy);
+  const bool delta_sp = mode == codegen::Mode::Prefill && strategy == codegen::Strategy::StatePassing &&
+                        spec.rule == dsl::UpdateRule::Delta;
+  if (delta_sp) {
+    // The delta scan has no key slices, so its blocks come from V-tiles alone: start from BV = 32.
+    std::stable_partition(prefs.begin(), prefs.end(),
+                          [](const codegen::TuningConfig& c) { return c.chunk == 64 && c.block_v == 32; });
+    for (codegen::TuningConfig& c : prefs) c.block_k = codegen::TuningConfig{}.block_k;
+  }
+  for (codegen::TuningConfig cfg : prefs) {
     cfg.smem_limit = limits.smem_per_block_optin;
     llvm::Expected<codegen::GeneratedKernel> gen = codegen::generate(spec, dims, cfg, mode, dtype);
     if (gen) return Candidate{cfg, std::move(*gen), true};

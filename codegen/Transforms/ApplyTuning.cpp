@@ -19,11 +19,6 @@ LogicalResult tune(KernelOp op, ProblemAttr problem, TuningAttr tuning, int64_t 
   auto rec = SymbolTable::lookupNearestSymbolFrom<RecurrenceOp>(op, op.getRecurrenceAttr());
   if (!rec) return op.emitOpError() << "refers to @" << op.getRecurrence() << ", which is not a linrec.recurrence";
   KernelTraits traits = kernelTraits(op, rec, problem);
-  // The state-passing stages have no delta-rule form (chunk_fwd.cuh static_asserts it): refuse here
-  // rather than emit CUDA that cannot compile.
-  if (!traits.decode && traits.delta && tuning.getStrategy() == Strategy::StatePassing)
-    return op.emitError() << "strategy state_passing supports additive update rules only; @" << rec.getSymName()
-                          << " uses the delta rule (use strategy = fused)";
   for (const StagePlan& stage : planStages(traits, tuning))
     if (stage.smemBytes > smemLimit)
       return op.emitError() << "tuning " << tuning << " needs " << stage.smemBytes << " bytes of shared memory in its "

@@ -53,9 +53,9 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
   const int C = static_cast<int>(tuning.getChunk()), BV = static_cast<int>(tuning.getBlockV());
   const int W = static_cast<int>(tuning.getWarps());
   const int BK = static_cast<int>(tuning.getBlockK());
-  auto chunkBytes = [&](kern::ChunkKernel kind) {
+  auto chunkBytes = [&](kern::ChunkKernel kind, int bv) {
     return static_cast<int64_t>(
-        kern::chunk_layout(kind, K, KF, C, BV, W, t.vectorDecay, t.delta, t.normalize, t.elemBytes, BK).bytes());
+        kern::chunk_layout(kind, K, KF, C, bv, W, t.vectorDecay, t.delta, t.normalize, t.elemBytes, BK).bytes());
   };
   const char* fwdHeader = "linrec/kernel/chunk_fwd.cuh";
   if (t.decode) {
@@ -74,33 +74,42 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                       "linrec::kern::chunk_fwd_fused",
                       fwdHeader,
                       {"N*H", "cdiv(V,BV)", "1"},
-                      chunkBytes(kern::ChunkKernel::Fused)}};
+                      chunkBytes(kern::ChunkKernel::Fused, BV)}};
   // State passing: the scan's z axis splits the key rows into BK slices (independent in an additive
-  // update); the output's z walks the chunks of the longest sequence, cdiv(T,C) bounding it (with
-  // cu_seqlens T is the total token count), and its blocks past a sequence's end return at once.
+  // update; the delta rule's v_new = U - W S reads them all, so it has one); the output's z walks the
+  // chunks of the longest sequence, cdiv(T,C) bounding it (with cu_seqlens T is the total token count),
+  // and its blocks past a sequence's end return at once.
   std::vector<StagePlan> plans;
-  // With a decay, a pre-pass evaluates the gates and their within-chunk cumsum once per chunk (the
-  // runtime's "chunk_local" stage); the scan and the output kernel load b from the workspace.
-  if (t.hasDecay)
+  // The runtime's "chunk_local" stage, once per chunk in parallel: for delta rules the WY prep (gates,
+  // Akk, the triangular solve for W and U), solved in slices of its own width; otherwise, with a decay,
+  // the gates and their within-chunk cumsum. The later stages load what it wrote from the workspace.
+  if (t.delta)
+    plans.push_back(StagePlan{KernelStage::ChunkLocal,
+                              "fwdprep",
+                              "linrec::kern::chunk_delta_prep",
+                              fwdHeader,
+                              {"N*H", "cdiv(T,C)", "1"},
+                              chunkBytes(kern::ChunkKernel::Prep, kern::delta_prep_block_v(KF, static_cast<int>(t.V)))});
+  else if (t.hasDecay)
     plans.push_back(StagePlan{KernelStage::ChunkLocal,
                               "fwdgates",
                               "linrec::kern::chunk_gates",
                               fwdHeader,
                               {"N*H", "cdiv(T,C)", "1"},
-                              chunkBytes(kern::ChunkKernel::Gates)});
+                              chunkBytes(kern::ChunkKernel::Gates, BV)});
   for (StagePlan& sp : std::vector<StagePlan>{
       StagePlan{KernelStage::StateScan,
                 "fwdscan",
                 "linrec::kern::chunk_state_scan",
                 fwdHeader,
-                {"N*H", "cdiv(V,BV)", "cdiv(KF,BK)"},
-                chunkBytes(kern::ChunkKernel::Scan)},
+                {"N*H", "cdiv(V,BV)", t.delta ? "1" : "cdiv(KF,BK)"},
+                chunkBytes(kern::ChunkKernel::Scan, BV)},
       StagePlan{KernelStage::ChunkOutput,
                 "fwdout",
                 "linrec::kern::chunk_output",
                 fwdHeader,
                 {"N*H", "cdiv(V,BV)", "cdiv(T,C)"},
-                chunkBytes(kern::ChunkKernel::Output)},
+                chunkBytes(kern::ChunkKernel::Output, BV)},
        })
     plans.push_back(std::move(sp));
   return plans;
@@ -115,6 +124,13 @@ std::string workspaceFormula(const KernelTraits& t, TuningAttr tuning) {
   if (t.normalize) f += "+16*cdiv(4*NC*H*KF,16)";
   if (t.hasDecay)
     f += t.vectorDecay ? "+4*NC*H*C*16*cdiv(KF,16)" : "+" + std::to_string(t.elemBytes == 2 ? 4 : 8) + "*NC*H*C";
+  // Delta rules: the prep kernel's W and k^ [NC][H][C][K'p], U (then v_new) [NC][H][C][V rounded to 16] in
+  // the input type, and with a decay Gamma_last [NC][H][K'p] fp32.
+  if (t.delta) {
+    const std::string eb = std::to_string(t.elemBytes);
+    f += "+2*" + eb + "*NC*H*C*16*cdiv(KF,16)+" + eb + "*NC*H*C*16*cdiv(V,16)";
+    if (t.hasDecay) f += "+4*NC*H*16*cdiv(KF,16)";
+  }
   return f;
 }
 

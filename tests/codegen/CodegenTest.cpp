@@ -9,6 +9,7 @@
 #include "linrec/dsl/Parser.h"
 
 #ifdef LINREC_HAVE_RUNTIME
+#include "linrec/kernel/layout.cuh"
 #include "linrec/runtime/LaunchDescriptor.h"
 #include "linrec/runtime/NvrtcCompiler.h"
 #endif
@@ -166,6 +167,44 @@ TEST(Codegen, StatePassingEmitsGatesScanThenOutput) {
   EXPECT_EQ(la->kernel_names[0].rfind("linrec_fwdscan_", 0), 0u);
 }
 
+// Delta rules pass state through a WY prep kernel (in the gate pre-pass's place) and a scan without key
+// slices; the workspace formula the runtime evaluates must equal the kernels' own layout.
+TEST(Codegen, DeltaRuleStatePassingEmitsPrepScanThenOutput) {
+  struct Want {
+    const char* variant;
+    DType dtype;
+    bool decay, vec;
+  };
+  for (const Want& w : {Want{"delta_rule", DType::BF16, false, false}, Want{"gated_delta_rule", DType::BF16, true, false},
+                        Want{"kda", DType::FP32, true, true}}) {
+    TuningConfig cfg;
+    cfg.strategy = Strategy::StatePassing;
+    cfg.chunk = 32;
+    cfg.block_v = 32;
+    cfg.block_k = 64;  // ignored: the delta scan holds every key row
+    auto k = generate(variant(w.variant), {}, cfg, Mode::Prefill, w.dtype);
+    ASSERT_TRUE(bool(k)) << w.variant << ": " << llvm::toString(k.takeError());
+    ASSERT_EQ(k->kernel_names.size(), 3u) << w.variant;
+    EXPECT_EQ(k->kernel_names[0].rfind("linrec_fwdprep_", 0), 0u);
+    EXPECT_EQ(k->kernel_names[1].rfind("linrec_fwdscan_", 0), 0u);
+    EXPECT_EQ(k->kernel_names[2].rfind("linrec_fwdout_", 0), 0u);
+    EXPECT_NE(k->source.find("linrec::kern::chunk_delta_prep<Variant, Config>"), std::string::npos);
+    EXPECT_EQ(k->descriptor_json.find("cdiv(KF,BK)"), std::string::npos) << k->descriptor_json;
+#ifdef LINREC_HAVE_RUNTIME
+    auto d = LaunchDescriptor::fromJson(k->descriptor_json);
+    ASSERT_TRUE(d.ok()) << d.error();
+    EXPECT_EQ(d->kernels[1].grid[2].evaluate({{"KF", 128}, {"BK", 64}}).value(), 1);
+    const int eb = w.dtype == DType::FP32 ? 4 : 2;
+    for (int64_t nc : {1, 7, 513}) {
+      auto bytes = d->workspace_bytes.evaluate({{"NC", nc}, {"H", 3}, {"KF", 128}, {"V", 128}, {"C", 32}});
+      ASSERT_TRUE(bytes.ok()) << bytes.error();
+      EXPECT_EQ(bytes.value(), kern::state_passing_ws(nc, 3, 128, 128, false, eb, 32, w.decay, w.vec, true).bytes())
+          << w.variant << " NC=" << nc;
+    }
+#endif
+  }
+}
+
 TEST(Codegen, DecodeUsesTheDecodeStep) {
   auto k = generate(parse(kGdn), {}, {}, Mode::Decode, DType::BF16);
   ASSERT_TRUE(bool(k)) << llvm::toString(k.takeError());
@@ -193,12 +232,6 @@ TEST(CodegenErrors, UnsupportedChunkNamesTheField) {
   TuningConfig cfg;
   cfg.chunk = 48;
   EXPECT_NE(errorOf(parse(kGdn), cfg).find("chunk must be 16, 32, 64 or 128"), std::string::npos);
-}
-
-TEST(CodegenErrors, DeltaRuleRefusesStatePassing) {
-  TuningConfig cfg;
-  cfg.strategy = Strategy::StatePassing;
-  EXPECT_NE(errorOf(parse(kGdn), cfg).find("state_passing supports additive update rules only"), std::string::npos);
 }
 
 TEST(CodegenErrors, SharedMemoryOverTheLimitIsReported) {
@@ -285,7 +318,7 @@ std::vector<Case> allCases() {
   for (const std::string& v : variantNames()) {
     dsl::Spec spec = variant(v);
     cases.push_back({v, Mode::Prefill, Strategy::Fused});
-    if (spec.rule == dsl::UpdateRule::Additive) cases.push_back({v, Mode::Prefill, Strategy::StatePassing});
+    cases.push_back({v, Mode::Prefill, Strategy::StatePassing});
     cases.push_back({v, Mode::Decode, Strategy::Fused});
   }
   return cases;

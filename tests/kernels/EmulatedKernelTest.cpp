@@ -153,9 +153,7 @@ TEST_P(Emulated, Prefill) {
   Loaded l;
   load(l, GetParam().family, GetParam().tag);
   ASSERT_TRUE(l.error.empty()) << l.error;
-  const bool additive = l.spec.rule == dsl::UpdateRule::Additive;
   for (bool sp : {false, true}) {
-    if (sp && !additive) continue;  // state passing is additive-only by design
     Case c;
     c.state_passing = sp;
     c.B = 2;

@@ -224,22 +224,28 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
     LINREC_TRY(dev.launch(name, gx, gy, 1, threads, static_cast<unsigned>(smem), &p, sizeof(p)));
     return dev.synchronize();
   }
+  // Delta rules run the WY prep kernel where additive rules with a decay run the gate pre-pass.
   const std::string scan = kernelName(tu, "sp_scan"), output = kernelName(tu, "sp_output"),
-                    gates = kernelName(tu, "sp_gates");
+                    gates = kernelName(tu, f.delta ? "sp_prep" : "sp_gates");
   if (scan.empty() || output.empty()) return "TU has no state-passing entries";
+  if (f.delta && gates.empty()) return "TU has no sp_prep entry (delta-rule state passing needs the WY prep)";
   if (f.decay && gates.empty()) return "TU has no sp_gates entry (state passing with a decay needs the pre-pass)";
-  const kern::StatePassingWs w = kern::state_passing_ws(nct, H, KF, V, f.norm, eb, s.C, f.decay, f.vec);
+  const kern::StatePassingWs w = kern::state_passing_ws(nct, H, KF, V, f.norm, eb, s.C, f.decay, f.vec, f.delta);
   LINREC_TRY(b.ws.poison(static_cast<size_t>(w.bytes())));
   p.ws = static_cast<float*>(b.ws.ptr());
   const unsigned gz = static_cast<unsigned>(std::max(1, ceilDiv(prob.T, s.C)));
-  const unsigned gk = static_cast<unsigned>(ceilDiv(KF, s.BK));
+  const unsigned gk = f.delta ? 1u : static_cast<unsigned>(ceilDiv(KF, s.BK));
   const int smem_scan =
       kern::chunk_layout(kern::ChunkKernel::Scan, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb, s.BK).bytes();
   const int smem_out =
       kern::chunk_layout(kern::ChunkKernel::Output, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb).bytes();
-  if (f.decay) {
+  if (f.decay || f.delta) {
     const int smem_gates =
-        kern::chunk_layout(kern::ChunkKernel::Gates, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb).bytes();
+        f.delta ? kern::chunk_layout(kern::ChunkKernel::Prep, K, KF, s.C, kern::delta_prep_block_v(KF, V), s.Warps,
+                                     f.vec, f.delta, f.norm, eb)
+                      .bytes()
+                : kern::chunk_layout(kern::ChunkKernel::Gates, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb)
+                      .bytes();
     LINREC_TRY(dev.launch(gates, gx, gz, 1, threads, static_cast<unsigned>(smem_gates), &p, sizeof(p)));
   }
   LINREC_TRY(dev.launch(scan, gx, gy, gk, threads, static_cast<unsigned>(smem_scan), &p, sizeof(p)));

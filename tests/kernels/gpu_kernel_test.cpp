@@ -3,7 +3,7 @@
 // The driver API is dlopen'ed ("libcuda.so.1"), never linked: on a machine without a GPU (or without the
 // driver) every test skips with the reason. Outputs are poisoned with NaN before each launch and NaN never
 // passes. Covered per family and K = V in {64, 128} (based: K = 16), bf16 and fp32: T in {1, 63, 64, 1000},
-// with and without an initial state, a ragged varlen batch, fused and (additive rules) state passing, and a
+// with and without an initial state, a ragged varlen batch, fused and state passing, and a
 // prefill followed by decode steps against the reference over the whole sequence.
 #include <cuda.h>
 #include <dlfcn.h>
@@ -260,9 +260,7 @@ class Gpu : public testing::TestWithParam<GpuCase> {
 };
 
 TEST_P(Gpu, Prefill) {
-  const bool additive = spec_.rule == dsl::UpdateRule::Additive;
   for (bool sp : {false, true}) {
-    if (sp && !additive) continue;
     for (int T : {1, 63, 64, 1000})
       for (bool h0 : {false, true}) {
         Case c;

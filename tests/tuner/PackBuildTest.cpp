@@ -58,16 +58,16 @@ TEST(PackBuild, EveryCombinationGetsItsDefaultsAndResolvesPerArch) {
   ASSERT_TRUE(sum.ok()) << sum.error();
   EXPECT_TRUE(notes.empty());
   ASSERT_EQ(sum->variants.size(), 2u);
-  // Per arch: simple_gla has fused, state-passing and decode; gated_delta_rule (delta) fused and decode.
+  // Per arch: fused, state-passing and decode for both (delta rules pass state through the WY prep).
   EXPECT_EQ(sum->variants[0].kernels, 6);
-  EXPECT_EQ(sum->variants[1].kernels, 4);
-  EXPECT_EQ(sum->compiles, 10);
+  EXPECT_EQ(sum->variants[1].kernels, 6);
+  EXPECT_EQ(sum->compiles, 12);
   EXPECT_GT(sum->file_bytes, 0u);
   EXPECT_EQ(sum->manifest.linrec_version, kernelBuildTag());
   EXPECT_EQ(sum->manifest.archs, (std::vector<std::string>{"sm_80", "sm_90"}));
 
   LibraryIndex idx = indexOf(path);
-  ASSERT_EQ(idx.entries().size(), 10u);
+  ASSERT_EQ(idx.entries().size(), 12u);
   for (const auto& e : idx.entries()) {
     EXPECT_TRUE(e.is_default);
     EXPECT_TRUE(LaunchDescriptor::fromJson(e.descriptor_json).ok()) << e.describe();
@@ -130,11 +130,11 @@ TEST(PackBuild, NvrtcFailuresAreNotesAndParallelCompilesAllRun) {
   o.note = [&](const std::string& n) { notes.push_back(n); };
   Expected<PackContents> c = buildPackContents({test::variant("gla"), test::variant("kda")}, o);
   ASSERT_TRUE(c.ok()) << c.error();
-  EXPECT_EQ(calls.load(), 5);  // gla: 3, kda: 2
+  EXPECT_EQ(calls.load(), 6);  // gla and kda: fused, state passing, decode
   ASSERT_EQ(notes.size(), 2u);
   EXPECT_TRUE(contains(notes[0], "decode: skipped, NVRTC rejects it: generated.cu:1: error: pretend failure"))
       << notes[0];
-  EXPECT_EQ(c->index.size(), 3u);
+  EXPECT_EQ(c->index.size(), 4u);
 }
 
 TEST(PackBuild, TunedRecordsComeWithTheirKernels) {

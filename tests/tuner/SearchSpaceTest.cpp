@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <set>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -61,24 +62,34 @@ TEST(SearchSpace, EveryCandidateIsAcceptedByCodegenAndFitsSharedMemory) {
   }
 }
 
-TEST(SearchSpace, DeltaRulesHaveNoStatePassingCandidates) {
+TEST(SearchSpace, DeltaRulesSearchStatePassingWithoutKeySlices) {
+  // The delta scan reads every key row (v_new = U - W S): BK is not searched, so each (C, BV, warps) has
+  // one state-passing candidate, and the state-passing default starts from BV = 32.
   dsl::Spec spec = test::variant("gated_delta_rule");
   SearchSpace s = enumerateSearchSpace(spec, {128, 128}, DType::BF16, Mode::Prefill, DeviceLimits::forArch("sm_90"));
-  for (const auto& c : s.candidates) EXPECT_EQ(c.config.strategy, Strategy::Fused);
-  int sp_pruned = 0;
-  for (const auto& p : s.pruned)
-    if (p.config.strategy == Strategy::StatePassing) {
-      ++sp_pruned;
-      EXPECT_EQ(p.stage, "rule");
-      EXPECT_TRUE(contains(p.reason, "additive")) << p.reason;
+  std::set<std::tuple<int, int, int, int>> seen;
+  int sp = 0;
+  bool sp_default = false;
+  for (const auto& c : s.candidates) {
+    if (c.config.strategy != Strategy::StatePassing) continue;
+    ++sp;
+    EXPECT_TRUE(seen.insert({c.config.chunk, c.config.block_v, c.config.warps, c.config.stages}).second)
+        << describeConfig(c.config);
+    if (c.is_default) {
+      sp_default = true;
+      EXPECT_EQ(c.config.block_v, 32);
     }
-  EXPECT_GT(sp_pruned, 0);
+  }
+  EXPECT_GT(sp, 0);
+  EXPECT_TRUE(sp_default);
 
   dsl::Spec additive = test::variant("simple_gla");
   SearchSpace a =
       enumerateSearchSpace(additive, {128, 128}, DType::BF16, Mode::Prefill, DeviceLimits::forArch("sm_90"));
-  EXPECT_TRUE(std::any_of(a.candidates.begin(), a.candidates.end(),
-                          [](const Candidate& c) { return c.config.strategy == Strategy::StatePassing; }));
+  std::set<int> bks;
+  for (const auto& c : a.candidates)
+    if (c.config.strategy == Strategy::StatePassing) bks.insert(c.config.block_k);
+  EXPECT_GT(bks.size(), 1u);  // additive scans are sliced by key rows
 }
 
 TEST(SearchSpace, SharedMemoryLimitsOfTheArchPrune) {
@@ -170,9 +181,12 @@ TEST(SearchSpace, DefaultsFallBackUntilTheyFit) {
                            DeviceLimits::forArch("sm_90"));
   ASSERT_FALSE(based.ok());
   EXPECT_TRUE(contains(based.error(), "shared memory")) << based.error();
+  // Delta rules have a state-passing default too: BV = 32 (the scan's only source of blocks), no key slices.
   auto sp = pickDefault(test::variant("kda"), {128, 128}, DType::BF16, Mode::Prefill, Strategy::StatePassing,
                         DeviceLimits::forArch("sm_90"));
-  EXPECT_FALSE(sp.ok());
+  ASSERT_TRUE(sp.ok()) << sp.error();
+  EXPECT_EQ(sp->config.block_v, 32);
+  EXPECT_EQ(sp->config.block_k, codegen::TuningConfig{}.block_k);
 }
 
 TEST(SearchSpace, PtxasStatisticsDropSpillsAndUnlaunchableRegisterCounts) {
@@ -203,7 +217,7 @@ TEST(SearchSpace, CandidatesCompileWithNvrtcAndSpillsAreDropped) {
   o.warps = {4};
   DeviceLimits limits = DeviceLimits::forArch("sm_90");
   SearchSpace s = enumerateSearchSpace(spec, {128, 128}, DType::BF16, Mode::Prefill, limits, o);
-  ASSERT_EQ(s.candidates.size(), 2u);
+  ASSERT_EQ(s.candidates.size(), 4u);  // fused and state passing, BV 32 and 64
   std::vector<BuildJob> jobs;
   for (const auto& c : s.candidates) {
     BuildJob j;

@@ -23,4 +23,10 @@ struct Config {
 extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
 linrec_fwd_4e5a7c9d1f3b_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_fwd_fused<Variant, Config>(p); }
 extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
+linrec_sp_prep_4e5a7c9d1f3b_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_delta_prep<Variant, Config>(p); }
+extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
+linrec_sp_scan_4e5a7c9d1f3b_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_state_scan<Variant, Config>(p); }
+extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
+linrec_sp_output_4e5a7c9d1f3b_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_output<Variant, Config>(p); }
+extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
 linrec_decode_4e5a7c9d1f3b_c64_bv64_w4_s2_bf16(linrec::kern::DecodeParams p) { linrec::kern::decode_step<Variant, Config>(p); }

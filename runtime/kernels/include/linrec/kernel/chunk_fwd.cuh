@@ -7,8 +7,7 @@
 // Fused sequential (any variant):
 //   grid  x = N * H, y = ceil(V / BV)
 //   smem  chunk_fwd_fused_smem_bytes<Variant, Config>()
-// State passing (additive update rules only; a delta-rule variant fails to compile with a static_assert,
-// use the fused kernel for those). Only the state recurrence is sequential, and it is light: a block walks
+// State passing. Only the state recurrence is sequential, and it is light: a block walks
 // the chunks of one (sequence, head, V-tile, key slice) with that slice of the state on chip, doing one
 // C-deep product per chunk, and stores the state entering every chunk; the outputs, with the intra-chunk
 // scores, are then computed for all chunks at once. z = ceil(T / C) bounds any sequence's chunk count (with
@@ -17,8 +16,14 @@
 //      writes the state entering each chunk to ws (input type) and, for normalizers, z (fp32); ht/zt.
 //   2. chunk_output       grid (N * H, ceil(V / BV), ceil(T / C))    smem chunk_output_smem_bytes<...>()
 //      the outputs of each chunk from the state entering it.
-//   ws holds state_passing_ws(num_chunks_total, H, K', V, kNormalize, sizeof(input)).bytes() bytes
-//   (layout.cuh); the two launches must be stream-ordered; ws needs no initialisation.
+//   ws holds sp_ws<Variant, Config>(p).bytes() bytes (layout.cuh state_passing_ws); the launches must be
+//   stream-ordered; ws needs no initialisation. With a decay, chunk_gates (grid (N * H, ceil(T / C))) runs
+//   first and writes each chunk's cumsum b.
+// Delta rules: v_new = U - W S needs every key row of the state, so the scan has no key slices (grid z = 1),
+// and chunk_delta_prep (grid (N * H, ceil(T / C)), in chunk_gates' place) first solves each chunk's WY form
+// in parallel: W = (I + Akk)^-1 diag(beta) (k~ Gamma), U = (I + Akk)^-1 diag(beta) v, k^ = k~ exp(b_last - b),
+// Gamma_last and b. The scan then does per chunk v_new = U - W S (stored over U) and S <- Gamma_last S +
+// k^T v_new; the output kernel reads v_new as its values: o = q~ Gamma S + Aqk v_new.
 #pragma once
 
 #include "linrec/kernel/chunk_phases.cuh"
@@ -102,7 +107,7 @@ template <class Variant, class Config>
 LINREC_DEV StatePassingWs sp_ws(const FwdParams& p) {
   return state_passing_ws(p.num_chunks_total, p.H, Variant::KF, Variant::V, Variant::kNormalize,
                           Config::kDType == DType::FP32 ? 4 : 2, Config::C, Variant::kDecay != DecayKind::None,
-                          Variant::kDecay == DecayKind::Vector);
+                          Variant::kDecay == DecayKind::Vector, Variant::kDelta);
 }
 
 /// The global index of sequence n's first chunk: n * ceil(T / C), or with cu_seqlens the sum of
@@ -142,9 +147,14 @@ LINREC_DEV void chunk_gates(const FwdParams& p) {
 /// entering chunk c) in the input type to ws, z_c (fp32) too for normalizers, and S/z at the end to ht/zt.
 /// Key rows are independent in an additive update, so key slices need no communication.
 template <class Variant, class Config>
+LINREC_DEV void chunk_delta_scan(const FwdParams& p);
+
+template <class Variant, class Config>
 LINREC_DEV void chunk_state_scan(const FwdParams& p) {
-  static_assert(!Variant::kDelta,
-                "state passing supports additive update rules only: use chunk_fwd_fused for delta rules");
+  if constexpr (Variant::kDelta) {
+    chunk_delta_scan<Variant, Config>(p);
+    return;
+  } else {
   using X = Chunk<Variant, Config, ChunkKernel::Scan>;
   using E = typename X::E;
   X x(p);
@@ -203,14 +213,101 @@ LINREC_DEV void chunk_state_scan(const FwdParams& p) {
     block_sync();
   }
   x.scan_final(w0, p.ht, sbase, p.zt, zbase);
+  }
+}
+
+/// The delta prep kernel's Config: Config with its right-hand-side slice width as BV.
+template <class Variant, class Config>
+struct DeltaPrepConfig : Config {
+  static constexpr int BV = delta_prep_block_v(Variant::KF, Variant::V);
+};
+
+/// Delta-rule state passing, stage 0: for chunk blockIdx.y of its sequence, the gates and b (to ws.gates,
+/// for the output kernel), Akk, and the WY solve for W and U slice by slice (DeltaPrepConfig's BV columns
+/// at a time, Akk formed once), plus k^ and Gamma_last for the scan. Grid (N * H, ceil(T / C)); shared
+/// memory chunk_layout(Prep) with DeltaPrepConfig's BV.
+template <class Variant, class Config>
+LINREC_DEV void chunk_delta_prep(const FwdParams& p) {
+  static_assert(Variant::kDelta, "chunk_delta_prep: delta rules only");
+  using X = Chunk<Variant, DeltaPrepConfig<Variant, Config>, ChunkKernel::Prep>;
+  using E = typename X::E;
+  X x(p);
+  const int c = (int)blockIdx.y;
+  const int t0 = c * X::C;
+  if (t0 >= x.len) return;
+  const long long slot = (first_chunk_index<X::C, X::NT>(p, x.n, reinterpret_cast<long long*>(x.misc())) + c) * p.H + x.h;
+  const StatePassingWs ws = sp_ws<Variant, Config>(p);
+  unsigned char* w = reinterpret_cast<unsigned char*>(p.ws);
+  const int rows = x.rows_at(t0);
+  x.load_chunk(t0, rows);  // k~, beta, g (no q, no v)
+  block_sync();
+  x.cumsum();
+  block_sync();
+  if constexpr (X::kHasDecay) x.store_gates(w + ws.gates + slot * ws.gate_chunk);
+  x.scores();  // Akk
+  block_sync();
+  if constexpr (X::kVec) {
+    x.scale_decay();  // G <- k^, Kt <- k~ Gamma
+    block_sync();
+  }
+  x.store_prep_k(reinterpret_cast<E*>(w + ws.kh + slot * ws.wy_chunk), reinterpret_cast<float*>(w + ws.gl + slot * ws.gl_chunk));
+  constexpr int nw = ceil_div(X::KFP, X::BV), nu = ceil_div(X::V, X::BV);
+#pragma unroll 1
+  for (int s = 0; s < nw + nu; ++s) {
+    x.prep_rhs(s, nw, t0, rows);
+    block_sync();
+    x.delta_solve();  // ends with a barrier
+    if (s < nw) {
+      const int c0 = s * X::BV;
+      x.store_rhs(reinterpret_cast<E*>(w + ws.wy + slot * ws.wy_chunk) + c0, X::KFP,
+                  X::KFP - c0 < X::BV ? X::KFP - c0 : X::BV);
+    } else {
+      const int c0 = (s - nw) * X::BV;
+      x.store_rhs(reinterpret_cast<E*>(w + ws.vn + slot * ws.vn_chunk) + c0, ws.vn_ld,
+                  (int)(ws.vn_ld - c0 < X::BV ? ws.vn_ld - c0 : X::BV));
+    }
+    block_sync();  // the next slice overwrites U
+  }
+}
+
+/// Delta-rule state passing, stage 1: per (sequence, head, V-tile), walks the chunks with all key rows of
+/// the state on chip: stores S_c (as chunk_state_scan does), then v_new = U - W S_c (to ws.vn, over U) and
+/// S_{c+1} = Gamma_last S_c + k^T v_new, with the next chunk's W, k^, U and Gamma_last landing (cp.async)
+/// in the other buffer meanwhile. Grid (N * H, ceil(V / BV), 1).
+template <class Variant, class Config>
+LINREC_DEV void chunk_delta_scan(const FwdParams& p) {
+  using X = Chunk<Variant, Config, ChunkKernel::Scan>;
+  using E = typename X::E;
+  X x(p);
+  const long long c0 = first_chunk_index<X::C, X::NT>(p, x.n, reinterpret_cast<long long*>(x.misc()));
+  const StatePassingWs ws = sp_ws<Variant, Config>(p);
+  unsigned char* w = reinterpret_cast<unsigned char*>(p.ws);
+  E* states = reinterpret_cast<E*>(w + ws.states);
+  const long long sbase = ((long long)x.n * p.H + x.h) * X::KF * (long long)X::V;
+  const int cols = X::V - x.v0 < X::BV ? X::V - x.v0 : X::BV;
+  x.scan_init(0, p.h0, sbase, nullptr, 0);
+  if (x.len > 0) x.load_delta_async(w, ws, c0 * p.H + x.h, 0);
+  block_sync();
+#pragma unroll 1
+  for (int t0 = 0, c = 0; t0 < x.len; t0 += X::C, ++c) {
+    const long long slot = (c0 + c) * p.H + x.h;
+    x.buf = c & 1;
+    x.scan_store(0, states + slot * X::KF * (long long)X::V, nullptr);
+    cp_async_wait_all();
+    block_sync();  // this chunk's tiles are visible; the other buffer's last readers are done
+    if (t0 + X::C < x.len) x.load_delta_async(w, ws, slot + p.H, (c + 1) & 1);
+    x.delta_vnew(reinterpret_cast<E*>(w + ws.vn + slot * ws.vn_chunk) + x.v0, ws.vn_ld, cols);
+    block_sync();
+    x.scan_update(0);
+    block_sync();
+  }
+  x.scan_final(0, p.ht, sbase, nullptr, 0);
 }
 
 /// State passing, stage 2: the outputs of chunk blockIdx.z of its sequence from the state entering it
 /// (ws.states from stage 1), as the fused kernel computes them.
 template <class Variant, class Config>
 LINREC_DEV void chunk_output(const FwdParams& p) {
-  static_assert(!Variant::kDelta,
-                "state passing supports additive update rules only: use chunk_fwd_fused for delta rules");
   using X = Chunk<Variant, Config, ChunkKernel::Output>;
   X x(p);
   const int c = (int)blockIdx.z;
@@ -225,6 +322,10 @@ LINREC_DEV void chunk_output(const FwdParams& p) {
   if constexpr (X::kGatesWs) {  // lands while the tiles load; load_rest waits for it
     x.load_gates_async(w + ws.gates + slot * ws.gate_chunk, 0);
     cp_async_commit();
+  }
+  if constexpr (X::kDelta) {  // the values are v_new from the delta scan
+    x.vn_src = reinterpret_cast<const E*>(w + ws.vn + slot * ws.vn_chunk);
+    x.vn_ld = ws.vn_ld;
   }
   x.init_state_ws(reinterpret_cast<const E*>(w + ws.states) + slot * X::KF * (long long)X::V,
                   reinterpret_cast<const float*>(w + ws.zs) + slot * X::KF);

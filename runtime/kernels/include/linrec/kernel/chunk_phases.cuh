@@ -59,10 +59,18 @@ struct Chunk {
   static constexpr bool kVec = VT::kVec, kHasDecay = VT::kHasDecay;
   static constexpr bool kDelta = Variant::kDelta, kNorm = Variant::kNormalize;
   static constexpr bool kScan = Kind == ChunkKernel::Scan;
+  static constexpr bool kPrep = Kind == ChunkKernel::Prep;
+  /// Which kernels hold q (the fused and output kernels: the only ones computing outputs).
+  static constexpr bool kHasQ = Kind == ChunkKernel::Fused || Kind == ChunkKernel::Output;
+  /// Which kernels form Akk and solve (I + Akk) U = X: the fused kernel and the delta prep kernel.
+  static constexpr bool kAkk = kDelta && (Kind == ChunkKernel::Fused || kPrep);
+  /// Delta-rule state scan: W, k^ and U come ready-made from the prep kernel (v_new = U - W S per chunk).
+  static constexpr bool kDeltaScan = kDelta && kScan;
   /// State passing: the scan and output kernels load b from the gate pre-pass (chunk_gates) instead of
   /// evaluating the decay expressions, which were the scan's longest stall (global loads that could not be
   /// issued ahead of the chunk).
-  static constexpr bool kGatesWs = (Kind == ChunkKernel::Scan || Kind == ChunkKernel::Output) && VT::kHasDecay;
+  static constexpr bool kGatesWs =
+      ((Kind == ChunkKernel::Scan && !Variant::kDelta) || Kind == ChunkKernel::Output) && VT::kHasDecay;
   /// Element of the operand tiles (Q, Kt, U, Aqk, Akk): the input type, or float for fp32 inputs.
   using E = typename Storage<D>::type;
   static constexpr ChunkLayout L = chunk_layout(Kind, K, KF, C, BV, W, kVec, kDelta, kNorm, (int)sizeof(E), Config::BK);
@@ -74,7 +82,7 @@ struct Chunk {
   /// (the scan sets g0; nothing reads the decay outside its window there).
   static constexpr int GW = kScan ? SR : KFP;
   /// 16-bit inputs keep a copy of the state in the input type (Sb) for the products that read it.
-  static constexpr bool kSb = D != DType::FP32 && !kScan;
+  static constexpr bool kSb = D != DType::FP32 && (Kind == ChunkKernel::Fused || Kind == ChunkKernel::Output || kDeltaScan);
   /// Scalar-decay cumsums: fp64 for fp32 inputs. exp(b_i - b_j) is then exact to fp32 rounding of the
   /// difference even when |b| is large (strong decays, long chunks): a fp32 cumsum of -300 has an ulp of
   /// 3e-5, which would cap the fp32 path's accuracy there. Vector decays keep fp32 (smem) cumsums.
@@ -88,6 +96,9 @@ struct Chunk {
   int buf = 0;
   long long bos;
   int len;
+  /// Delta-rule output kernel: this chunk's v_new in the workspace ([C][vn_ld], input type).
+  const E* vn_src = nullptr;
+  long long vn_ld = 0;
 
   LINREC_DEV explicit Chunk(const FwdParams& params) : p(params), sm(reinterpret_cast<unsigned char*>(dynamic_smem())) {
     const int nh = (int)blockIdx.x;
@@ -116,7 +127,8 @@ struct Chunk {
   LINREC_DEV float* gl() const { return reinterpret_cast<float*>(sm + L.gl); }
   LINREC_DEV float* beta() const { return reinterpret_cast<float*>(sm + L.beta); }
   LINREC_DEV float* blast() const { return reinterpret_cast<float*>(sm + L.blast); }
-  LINREC_DEV float* glast() const { return reinterpret_cast<float*>(sm + L.glast); }
+  LINREC_DEV float* glast() const { return reinterpret_cast<float*>(sm + (kDeltaScan && buf ? L.glast2 : L.glast)); }
+  LINREC_DEV E* Wd() const { return reinterpret_cast<E*>(sm + (buf ? L.Wd2 : L.Wd)); }
   LINREC_DEV float* den() const { return reinterpret_cast<float*>(sm + L.den); }
   LINREC_DEV float* z() const { return reinterpret_cast<float*>(sm + L.z); }
   LINREC_DEV float* misc() const { return reinterpret_cast<float*>(sm + L.misc); }
@@ -215,12 +227,14 @@ struct Chunk {
   /// moved back to end at K'p so the window never reads past the operand tiles (it then overlaps its
   /// neighbour, whose rows it computes identically but does not write).
   LINREC_DEV static int scan_window() {
+    if constexpr (kDelta) return 0;  // the delta scan owns every key row
     const int s = (int)blockIdx.z * Config::BK;
     return s + SR <= KFP ? s : KFP - SR;
   }
   /// The rows this block writes: [blockIdx.z * BK, min(+BK, K')).
-  LINREC_DEV static int scan_rows_begin() { return (int)blockIdx.z * Config::BK; }
+  LINREC_DEV static int scan_rows_begin() { return kDelta ? 0 : (int)blockIdx.z * Config::BK; }
   LINREC_DEV static int scan_rows_end() {
+    if constexpr (kDelta) return KF;
     const int e2 = ((int)blockIdx.z + 1) * Config::BK;
     return e2 < KF ? e2 : KF;
   }
@@ -230,7 +244,9 @@ struct Chunk {
     static_assert(kScan, "scan_init: state scan only");
     for (int e2 = (int)threadIdx.x; e2 < SR * BV; e2 += NT) {
       const int r = e2 / BV, c = e2 - r * BV, d = w0 + r;
-      S()[r * LDS + c] = (src != nullptr && d < KF && v0 + c < V) ? src[base + (long long)d * V + v0 + c] : 0.0f;
+      const float x = (src != nullptr && d < KF && v0 + c < V) ? src[base + (long long)d * V + v0 + c] : 0.0f;
+      S()[r * LDS + c] = x;
+      if constexpr (kSb) Sb()[c * LDSB + d] = e(x);
     }
     if constexpr (kNorm)
       for (int r = (int)threadIdx.x; r < SR; r += NT) {
@@ -284,7 +300,9 @@ struct Chunk {
       state_increment(acc, w0 + m0, n0);
       acc.for_each([&](int m, int nn, float& v) {
         float* s = S() + (m0 + m) * LDS + n0 + nn;
-        *s = kHasDecay ? gamma_last(w0 + m0 + m) * *s + v : *s + v;
+        const float x = kHasDecay ? gamma_last(w0 + m0 + m) * *s + v : *s + v;
+        *s = x;
+        if constexpr (kSb) Sb()[(n0 + nn) * LDSB + w0 + m0 + m] = e(x);
       });
     });
     if constexpr (kNorm) {
@@ -313,10 +331,15 @@ struct Chunk {
   LINREC_DEV void load_chunk(int t0, int rows) {
     constexpr int VE = kVecElems<D>;
     const long long qk0 = ((bos + t0) * p.H + h) * K;
-    if constexpr (!kScan) load_tile<D, C, K, NT, K % VE == 0, false>(p.q, qk0, (long long)p.H * K, rows, K, Q(), LDK);
+    if constexpr (kHasQ) load_tile<D, C, K, NT, K % VE == 0, false>(p.q, qk0, (long long)p.H * K, rows, K, Q(), LDK);
     load_tile<D, C, K, NT, K % VE == 0, false>(p.k, qk0, (long long)p.H * K, rows, K, Kt(), LDK);
-    load_tile<D, C, BV, NT, V % VE == 0, false>(p.v, ((bos + t0) * p.H + h) * V + v0, (long long)p.H * V, rows,
-                                                V - v0 < BV ? V - v0 : BV, U(), LDU);
+    if constexpr (kDelta && Kind == ChunkKernel::Output) {
+      // v_new from the delta scan ([C][Vp], 16-byte rows, zero past V).
+      load_tile<D, C, BV, NT, true, false>(vn_src, v0, vn_ld, rows, vn_ld - v0 < BV ? (int)(vn_ld - v0) : BV, U(), LDU);
+    } else if constexpr (!kPrep) {
+      load_tile<D, C, BV, NT, V % VE == 0, false>(p.v, ((bos + t0) * p.H + h) * V + v0, (long long)p.H * V, rows,
+                                                  V - v0 < BV ? V - v0 : BV, U(), LDU);
+    }
     load_rest(t0, rows);
   }
 
@@ -418,7 +441,7 @@ struct Chunk {
   LINREC_DEV void map_rows(int t0, int rows) {
     const int lane = lane_id();
     // Which rows the pass must write: q~ (not in the scan, and not when it is the raw q) and k~.
-    constexpr bool kMapQ = !kScan && !kRawOperand<Variant, true>, kMapK = !kRawOperand<Variant, false>;
+    constexpr bool kMapQ = kHasQ && !kRawOperand<Variant, true>, kMapK = !kRawOperand<Variant, false>;
     if constexpr (kMapQ || kMapK) {
       for (int i = warp_id(); i < C; i += W) {
         E* qrow = Q() + i * LDK;
@@ -551,17 +574,17 @@ struct Chunk {
       float sq = 0.0f, sk = 0.0f;
       for (int d = 0; d < KF; ++d) {
         const float x = f(kj[d]) * kexp<D>(gi[d] - gj[d]);
-        sq = fmaf(f(qi[d]), x, sq);
-        if constexpr (kDelta) sk = fmaf(f(ki[d]), x, sk);
+        if constexpr (kHasQ) sq = fmaf(f(qi[d]), x, sq);
+        if constexpr (kAkk) sk = fmaf(f(ki[d]), x, sk);
       }
-      Aqk()[i * LDC + j] = e(sq);
-      if constexpr (kDelta) Akk()[i * LDC + j] = e(jn < m ? beta()[i] * sk : 0.0f);
+      if constexpr (kHasQ) Aqk()[i * LDC + j] = e(sq);
+      if constexpr (kAkk) Akk()[i * LDC + j] = e(jn < m ? beta()[i] * sk : 0.0f);
     }
     for (int t = lane; t < 256; t += 32) {
       const int m = t >> 4, jn = t & 15;
       if (jn > m) {
-        Aqk()[(r0 + m) * LDC + r0 + jn] = e(0.0f);
-        if constexpr (kDelta) Akk()[(r0 + m) * LDC + r0 + jn] = e(0.0f);
+        if constexpr (kHasQ) Aqk()[(r0 + m) * LDC + r0 + jn] = e(0.0f);
+        if constexpr (kAkk) Akk()[(r0 + m) * LDC + r0 + jn] = e(0.0f);
       }
     }
   }
@@ -590,8 +613,8 @@ struct Chunk {
       if (J > I) {
         for (int t = lane; t < 128; t += 32) {
           const int at = (r + (t >> 3)) * LDC + 16 * J + 2 * (t & 7);
-          store_pair<D>(Aqk(), at, 0.0f, 0.0f);
-          if constexpr (kDelta) store_pair<D>(Akk(), at, 0.0f, 0.0f);
+          if constexpr (kHasQ) store_pair<D>(Aqk(), at, 0.0f, 0.0f);
+          if constexpr (kAkk) store_pair<D>(Akk(), at, 0.0f, 0.0f);
         }
         continue;
       }
@@ -620,22 +643,23 @@ struct Chunk {
           const int j = 16 * J + nn;
           return f(Km[j * LDK + k]) * kexp<D>(Gm[ref * LDG + k] - Gm[j * LDG + k]);
         });
-        warp_gemm<D>(aq, 0, KFP, fn_a<D>([=](int m, int k) {
-                       return f(Qm[(r + m) * LDK + k]) * kexp<D>(Gm[(r + m) * LDG + k] - Gm[ref * LDG + k]);
-                     }),
-                     bk);
-        if constexpr (kDelta)
+        if constexpr (kHasQ)
+          warp_gemm<D>(aq, 0, KFP, fn_a<D>([=](int m, int k) {
+                         return f(Qm[(r + m) * LDK + k]) * kexp<D>(Gm[(r + m) * LDG + k] - Gm[ref * LDG + k]);
+                       }),
+                       bk);
+        if constexpr (kAkk)
           warp_gemm<D>(ak, 0, KFP, fn_a<D>([=](int m, int k) {
                          return f(Km[(r + m) * LDK + k]) * kexp<D>(Gm[(r + m) * LDG + k] - Gm[ref * LDG + k]);
                        }),
                        bk);
       } else {
         const ColsView<D> bk{Kt() + 16 * J * LDK, LDK};
-        warp_gemm<D>(aq, 0, KFP, RowsView<D>{Q() + r * LDK, LDK}, bk);
-        if constexpr (kDelta) warp_gemm<D>(ak, 0, KFP, RowsView<D>{Kt() + r * LDK, LDK}, bk);
+        if constexpr (kHasQ) warp_gemm<D>(aq, 0, KFP, RowsView<D>{Q() + r * LDK, LDK}, bk);
+        if constexpr (kAkk) warp_gemm<D>(ak, 0, KFP, RowsView<D>{Kt() + r * LDK, LDK}, bk);
       }
       // Columns (j, j + 1) go out as one store (LDC is even).
-      aq.for_each_pair([&](int m, int nn, float x0, float x1) {
+      if constexpr (kHasQ) aq.for_each_pair([&](int m, int nn, float x0, float x1) {
         const int i = r + m, j = 16 * J + nn;
         if constexpr (kHasDecay && !kVec) {
           x0 *= kexp<D>((float)(bcum()[i] - bcum()[j]));
@@ -643,7 +667,7 @@ struct Chunk {
         }
         store_pair<D>(Aqk(), i * LDC + j, (I == J && nn > m) ? 0.0f : x0, (I == J && nn + 1 > m) ? 0.0f : x1);
       });
-      if constexpr (kDelta) {
+      if constexpr (kAkk) {
         ak.for_each_pair([&](int m, int nn, float x0, float x1) {
           const int i = r + m, j = 16 * J + nn;
           x0 *= beta()[i];
@@ -659,7 +683,7 @@ struct Chunk {
   }
 
   /// Applies the decays in place: Q <- q~ Gamma (scalar and vector decays); vector decays also
-  /// G <- k~ exp(b_last - b) and (delta) Kt <- k~ Gamma.
+  /// G <- k~ exp(b_last - b) (not in the output kernel) and (fused and prep, delta) Kt <- k~ Gamma.
   LINREC_DEV void scale_decay() {
     constexpr int VE = kVecElems<D>;
     if constexpr (kVec) {
@@ -678,20 +702,23 @@ struct Chunk {
         }
         float kv[VE], qv[VE];
         unpack_vec<D>(*reinterpret_cast<const uint4*>(kp), kv);
-        if constexpr (!kScan) unpack_vec<D>(*reinterpret_cast<const uint4*>(qp), qv);
+        if constexpr (kHasQ) unpack_vec<D>(*reinterpret_cast<const uint4*>(qp), qv);
 #pragma unroll
         for (int j = 0; j < VE; ++j) {
           const float bb = gv[j], eq = kexp<D>(bb), kk = kv[j];
-          if constexpr (!kScan) qv[j] *= eq;
+          if constexpr (kHasQ) qv[j] *= eq;
           gv[j] = kk * kexp<D>(blast()[d0 + j] - bb);
-          if constexpr (kDelta) kv[j] = kk * eq;
+          if constexpr (kAkk) kv[j] = kk * eq;
         }
+        // The output kernel reads neither k~ exp(b_last - b) nor k~ Gamma (it updates no state).
+        if constexpr (Kind != ChunkKernel::Output) {
 #pragma unroll
-        for (int j = 0; j < VE; j += 4) *reinterpret_cast<float4*>(g + j) = make_float4(gv[j], gv[j + 1], gv[j + 2], gv[j + 3]);
-        if constexpr (!kScan) *reinterpret_cast<uint4*>(qp) = pack_vec<D>(qv);
-        if constexpr (kDelta) *reinterpret_cast<uint4*>(kp) = pack_vec<D>(kv);
+          for (int j = 0; j < VE; j += 4) *reinterpret_cast<float4*>(g + j) = make_float4(gv[j], gv[j + 1], gv[j + 2], gv[j + 3]);
+        }
+        if constexpr (kHasQ) *reinterpret_cast<uint4*>(qp) = pack_vec<D>(qv);
+        if constexpr (kAkk) *reinterpret_cast<uint4*>(kp) = pack_vec<D>(kv);
       }
-    } else if constexpr (kHasDecay && !kScan) {
+    } else if constexpr (kHasDecay && kHasQ) {
       map_tile<D, C, KFP, NT>(Q(), LDK, [&](int i, int, float(&x)[VE]) {
         const float s = gq()[i];
 #pragma unroll
@@ -858,6 +885,139 @@ struct Chunk {
         z()[d] = gamma_last(d) * z()[d] + s;
       }
     }
+  }
+
+  // ---- delta-rule state passing: the prep kernel (one chunk, no state) and the scan's own phases
+
+  /// Prep kernel: k^ = k~ exp(b_last - b) (the state update's operand; after scale_decay for vector decays)
+  /// to `kh` ([C][K'p], 16-byte rows) and, with a decay, Gamma_last per key dim to `gdst` ([K'p] fp32).
+  LINREC_DEV void store_prep_k(E* kh, float* gdst) const {
+    static_assert(kPrep, "store_prep_k: delta prep kernel only");
+    constexpr int VE = kVecElems<D>, PR = KFP / VE;
+    for (int e2 = (int)threadIdx.x; e2 < C * PR; e2 += NT) {
+      const int i = e2 / PR, d = (e2 - i * PR) * VE;
+      float x[VE];
+      if constexpr (kVec) {
+        const float* g = G() + i * LDG + d;
+#pragma unroll
+        for (int j = 0; j < VE; ++j) x[j] = g[j];
+      } else {
+        unpack_vec<D>(*reinterpret_cast<const uint4*>(Kt() + i * LDK + d), x);
+        if constexpr (kHasDecay) {
+          const float s = gl()[i];
+#pragma unroll
+          for (int j = 0; j < VE; ++j) x[j] *= s;
+        }
+      }
+      *reinterpret_cast<uint4*>(kh + i * KFP + d) = pack_vec<D>(x);
+    }
+    if constexpr (kHasDecay)
+      for (int d = (int)threadIdx.x; d < KFP; d += NT) gdst[d] = kVec ? glast()[d] : glast()[0];
+  }
+
+  /// Prep kernel: fills U with right-hand-side slice `s` of the WY solve, scaled by beta: slices below nw
+  /// are columns [s BV, +BV) of k~ Gamma (zero past K'p), the others columns [(s - nw) BV, +BV) of v (zero
+  /// past V and past the chunk's valid rows).
+  LINREC_DEV void prep_rhs(int s, int nw, int t0, int rows) {
+    static_assert(kPrep, "prep_rhs: delta prep kernel only");
+    constexpr int VE = kVecElems<D>, PR = BV / VE;
+    if (s < nw) {
+      const int c0 = s * BV;
+      for (int e2 = (int)threadIdx.x; e2 < C * PR; e2 += NT) {
+        const int i = e2 / PR, c = (e2 - i * PR) * VE;
+        float x[VE];
+        if (c0 + c < KFP) {  // K'p is a multiple of 16, so a vector is all in or all out
+          unpack_vec<D>(*reinterpret_cast<const uint4*>(Kt() + i * LDK + c0 + c), x);
+          float sc = beta()[i];
+          if constexpr (kHasDecay && !kVec) sc *= gq()[i];  // vector decays: Kt already holds k~ Gamma
+#pragma unroll
+          for (int j = 0; j < VE; ++j) x[j] *= sc;
+        } else {
+#pragma unroll
+          for (int j = 0; j < VE; ++j) x[j] = 0.0f;
+        }
+        *reinterpret_cast<uint4*>(U() + i * LDU + c) = pack_vec<D>(x);
+      }
+      return;
+    }
+    const int c0 = (s - nw) * BV;
+    const E* v = static_cast<const E*>(p.v);
+    if constexpr (V % VE == 0) {
+      for (int e2 = (int)threadIdx.x; e2 < C * PR; e2 += NT) {
+        const int i = e2 / PR, c = (e2 - i * PR) * VE;
+        float x[VE];
+        if (i < rows && c0 + c < V) {
+          unpack_vec<D>(*reinterpret_cast<const uint4*>(v + ((bos + t0 + i) * p.H + h) * V + c0 + c), x);
+          const float b = beta()[i];
+#pragma unroll
+          for (int j = 0; j < VE; ++j) x[j] *= b;
+        } else {
+#pragma unroll
+          for (int j = 0; j < VE; ++j) x[j] = 0.0f;
+        }
+        *reinterpret_cast<uint4*>(U() + i * LDU + c) = pack_vec<D>(x);
+      }
+    } else {
+      for (int e2 = (int)threadIdx.x; e2 < C * BV; e2 += NT) {
+        const int i = e2 / BV, c = e2 - i * BV;
+        float x = 0.0f;
+        if (i < rows && c0 + c < V) x = beta()[i] * f(v[((bos + t0 + i) * p.H + h) * V + c0 + c]);
+        U()[i * LDU + c] = e(x);
+      }
+    }
+  }
+
+  /// Prep kernel: the solved slice in U, columns [0, cols) (a multiple of 16), to dst[i * ld + c].
+  LINREC_DEV void store_rhs(E* dst, long long ld, int cols) const {
+    static_assert(kPrep, "store_rhs: delta prep kernel only");
+    constexpr int VE = kVecElems<D>, PR = BV / VE;
+    for (int e2 = (int)threadIdx.x; e2 < C * PR; e2 += NT) {
+      const int i = e2 / PR, c = (e2 - i * PR) * VE;
+      if (c < cols) *reinterpret_cast<uint4*>(dst + i * ld + c) = *reinterpret_cast<const uint4*>(U() + i * LDU + c);
+    }
+  }
+
+  /// Delta scan: starts copying chunk `slot`'s W, k^, this V-tile of U and Gamma_last (the prep kernel's
+  /// output; rows past a sequence's end are zero there) into buffer b with cp.async, and commits.
+  LINREC_DEV void load_delta_async(const unsigned char* ws, const StatePassingWs& w, long long slot, int b) {
+    static_assert(kDeltaScan, "load_delta_async: delta state scan only");
+    const int cols = w.vn_ld - v0 < BV ? (int)(w.vn_ld - v0) : BV;
+    load_tile_async<D, C, KFP, NT>(ws + w.wy + slot * w.wy_chunk, 0, KFP, C, KFP,
+                                   reinterpret_cast<E*>(sm + (b ? L.Wd2 : L.Wd)), LDK);
+    load_tile_async<D, C, KFP, NT>(ws + w.kh + slot * w.wy_chunk, 0, KFP, C, KFP,
+                                   reinterpret_cast<E*>(sm + (b ? L.Kt2 : L.Kt)), LDK);
+    load_tile_async<D, C, BV, NT>(ws + w.vn + slot * w.vn_chunk, v0, w.vn_ld, C, cols,
+                                  reinterpret_cast<E*>(sm + (b ? L.U2 : L.U)), LDU);
+    if constexpr (kHasDecay) {
+      float* g = reinterpret_cast<float*>(sm + (b ? L.glast2 : L.glast));
+      const float* src = reinterpret_cast<const float*>(ws + w.gl + slot * w.gl_chunk);
+      for (int e2 = (int)threadIdx.x; e2 < KFP / 4; e2 += NT) cp_async16(g + 4 * e2, src + 4 * e2, true);
+    }
+    cp_async_commit();
+  }
+
+  /// Delta scan: U <- v_new = U - W S (all K'p rows of S), in place, and to dst ([C][ld], this V-tile's
+  /// columns < cols), where the output kernel reads it as its values.
+  LINREC_DEV void delta_vnew(E* dst, long long ld, int cols) {
+    static_assert(kDeltaScan, "delta_vnew: delta state scan only");
+    constexpr TileShape ts = pick_tile(C, BV, W);
+    for_each_warp_tile<C, BV, ts.MT, ts.NT, W>([&](int m0, int n0) {
+      WarpAcc<ts.MT, ts.NT> acc;
+      acc.zero();
+      warp_gemm<D>(acc, 0, KFP, RowsView<D>{Wd() + m0 * LDK, LDK}, s_view(n0));
+      acc.for_each_pair([&](int m, int nn, float w0, float w1) {
+        const int i = m0 + m, c = n0 + nn;
+        E* u = U() + i * LDU + c;
+        const float x0 = f(u[0]) - w0, x1 = f(u[1]) - w1;
+        u[0] = e(x0);
+        u[1] = e(x1);
+        if (c + 1 < cols) {
+          store_pair<D>(dst, i * ld + c, x0, x1);  // ld and c even
+        } else if (c < cols) {
+          store_elem<D>(dst, i * ld + c, x0);
+        }
+      });
+    });
   }
 };
 

@@ -60,6 +60,8 @@ struct ChunkLayout {
   int U2 = 0;     ///< state scan: the second U buffer
   int G2 = 0;     ///< state scan, vector decay: the second G buffer (b from the gate pre-pass)
   int b2 = 0;     ///< state scan: the second b buffer
+  int Wd = 0;     ///< delta state scan: W = (I + Akk)^-1 diag(beta) (k~ Gamma) from the prep kernel [C][K'p] E
+  int Wd2 = 0;    ///< delta state scan: the second W buffer
   int Aqk = 0;    ///< intra-chunk scores (q~ k~^T (.) decay), lower incl. diagonal [C][C] E
   int Akk = 0;    ///< delta: beta_i (k~_i k~_j^T (.) decay), strictly lower [C][C] E
   int b = 0;      ///< scalar decay: in-chunk cumsum of g [C] (fp64 for fp32 inputs, else fp32)
@@ -68,6 +70,7 @@ struct ChunkLayout {
   int beta = 0;   ///< beta [C] fp32 (0 beyond the chunk's valid rows)
   int blast = 0;  ///< b_last per key dim [K'p] fp32 (scalar decay: entry 0)
   int glast = 0;  ///< Gamma_last = exp(b_last) per key dim [K'p] fp32 (scalar decay: entry 0)
+  int glast2 = 0; ///< delta state scan: the second Gamma_last buffer
   int den = 0;    ///< normalizer: the readout denominators [C] fp32
   int z = 0;      ///< normalizer: z entering the chunk [K'p] fp32
   int misc = 0;   ///< 32 floats for block reductions and broadcast scalars
@@ -81,7 +84,17 @@ enum class ChunkKernel : int {
   Scan = 1,   ///< state passing stage 1: one key slice of the state, q/k rows, decay, values (no scores)
   Output = 2, ///< state passing stage 2: as fused without the delta-only regions, the state read as Sb
   Gates = 3,  ///< state passing stage 0: the decay gates and their within-chunk cumsum b, nothing else
+  Prep = 4,   ///< delta-rule state passing stage 0: gates, Akk and the WY solve of one chunk (no state)
 };
+
+/// Width of the right-hand-side slices the delta prep kernel solves at a time (its Config's BV): the
+/// smallest of 16, 32, 64 covering max(K'p, V), at most 64 (the solve's diagonal step runs one column per
+/// thread, so wider slices would leave it serial for longer, and a slice narrower than the block only idles
+/// threads once per 16 rows).
+LINREC_HD constexpr int delta_prep_block_v(int KF, int V) {
+  const int need = padded_feature_width(KF) > V ? padded_feature_width(KF) : V;
+  return need <= 16 ? 16 : need <= 32 ? 32 : 64;
+}
 
 /// Bytes of one chunk's b in the state-passing workspace: vector decays [C][K'p] fp32, scalar decays [C]
 /// (fp64 for fp32 inputs, like the kernels' cumsum), nothing without a decay.
@@ -115,32 +128,39 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   const bool local = kind == ChunkKernel::Scan;
   const bool output = kind == ChunkKernel::Output;
   const bool gates = kind == ChunkKernel::Gates;
-  l.sb_rows = local ? scan_slice_rows(KF, block_k) : l.kfp;
+  const bool prep = kind == ChunkKernel::Prep;
+  // The delta rule's scan contracts W with all key rows of the state (v_new = U - W S), so it has no key
+  // slices; it loads W, k^ and U ready-made from the prep kernel, so it needs no gates or q/k regions.
+  const bool dscan = local && delta;
+  l.sb_rows = local && !delta ? scan_slice_rows(KF, block_k) : l.kfp;
   int at = 0;
   auto take = [&at](int nbytes) {
     const int off = at;
     at += round_up(nbytes, 16);
     return off;
   };
-  l.S = take(gates || (output && eb == 2) ? 0 : 4 * l.sb_rows * l.ld_s);
-  l.Sb = take(local || gates || eb == 4 ? 0 : eb * BV * l.ld_sb);
+  l.S = take(gates || prep || (output && eb == 2) ? 0 : 4 * l.sb_rows * l.ld_s);
+  l.Sb = take((local && !delta) || gates || prep || eb == 4 ? 0 : eb * BV * l.ld_sb);
   // The scan reads neither q nor q~ (gates never read q); it builds the update's operand over Kt.
-  l.Q = take(gates || local ? 0 : eb * C * l.ld_kf);
+  l.Q = take(gates || local || prep ? 0 : eb * C * l.ld_kf);
   l.Kt = take(gates ? 0 : eb * C * l.ld_kf);
-  l.G = take(vector_decay ? 4 * C * l.ld_g : 0);
+  l.G = take(vector_decay && !dscan ? 4 * C * l.ld_g : 0);
   l.U = take(gates ? 0 : eb * C * l.ld_u);
   l.Kt2 = take(local ? eb * C * l.ld_kf : 0);
   l.U2 = take(local ? eb * C * l.ld_u : 0);
-  l.G2 = take(local && vector_decay ? 4 * C * l.ld_g : 0);
-  l.b2 = take(local ? 8 * C : 0);
-  l.Aqk = take(local || gates ? 0 : eb * C * l.ld_c);
-  l.Akk = take(fused && delta ? eb * C * l.ld_c : 0);
+  l.G2 = take(local && vector_decay && !delta ? 4 * C * l.ld_g : 0);
+  l.b2 = take(local && !delta ? 8 * C : 0);
+  l.Wd = take(dscan ? eb * C * l.ld_kf : 0);
+  l.Wd2 = take(dscan ? eb * C * l.ld_kf : 0);
+  l.Aqk = take(local || gates || prep ? 0 : eb * C * l.ld_c);
+  l.Akk = take((fused || prep) && delta ? eb * C * l.ld_c : 0);
   l.b = take(8 * C);
   l.gq = take(4 * C);
   l.gl = take(4 * C);
   l.beta = take(4 * C);
   l.blast = take(4 * l.kfp);
   l.glast = take(4 * l.kfp);
+  l.glast2 = take(dscan ? 4 * l.kfp : 0);
   l.den = take(normalize && !local && !gates ? 4 * C : 0);
   l.z = take(normalize && !gates ? 4 * l.kfp : 0);
   l.misc = take(4 * 32);
@@ -157,7 +177,7 @@ LINREC_HD constexpr int fused_smem_bytes(int K, int KF, int C, int BV, int warps
 
 /// Where the state-passing workspace FwdParams::ws keeps what (byte offsets, each 16-byte aligned).
 /// nct = num_chunks_total; gc = global chunk index = (chunks of the sequences before this one) + chunk index
-/// within the sequence.
+/// within the sequence; a chunk's slot is gc * H + h.
 ///   states [nct][H][V][K'] in the input type (fp32 for fp32 inputs): the scan writes the state entering
 ///                          each chunk, rounded to the type the output kernel's products consume,
 ///                          transposed (the output kernel's B operand Sb is [BV][K'p]);
@@ -165,8 +185,17 @@ LINREC_HD constexpr int fused_smem_bytes(int K, int KF, int C, int BV, int warps
 ///   gates  [nct][H] x gate_ws_chunk_bytes: the gate pre-pass writes each chunk's within-chunk cumsum b
 ///                          (rows past a sequence's end repeat b_last), which the scan and the output
 ///                          kernel load instead of evaluating the gate expressions.
+/// Delta rules only (the prep kernel writes them, the scan reads them):
+///   wy     [nct][H][C][K'p] input type: W = (I + Akk)^-1 diag(beta) (k~ Gamma);
+///   kh     [nct][H][C][K'p] input type: k^ = k~ exp(b_last - b), the state update's operand;
+///   vn     [nct][H][C][Vp] input type (Vp = V rounded up to 16; columns past V are 0): U = (I + Akk)^-1
+///                          diag(beta) v, which the scan replaces in place by v_new = U - W S (what the
+///                          output kernel reads as its values);
+///   gl     [nct][H][K'p] fp32, with a decay: Gamma_last per key dim (scalar decays: every entry).
 struct StatePassingWs {
-  long long states = 0, zs = 0, gates = 0, gate_chunk = 0, total = 0;
+  long long states = 0, zs = 0, gates = 0, gate_chunk = 0;
+  long long wy = 0, kh = 0, vn = 0, gl = 0, wy_chunk = 0, vn_chunk = 0, vn_ld = 0, gl_chunk = 0;
+  long long total = 0;
   LINREC_HD constexpr long long bytes() const { return total; }
 };
 
@@ -174,15 +203,24 @@ struct StatePassingWs {
 /// formula (KernelLayout.cpp) spells out the same sum.
 LINREC_HD constexpr StatePassingWs state_passing_ws(long long nct, int H, int KF, int V, bool normalize,
                                                     int elem_bytes, int C = 0, bool has_decay = false,
-                                                    bool vector_decay = false) {
+                                                    bool vector_decay = false, bool delta = false) {
   StatePassingWs w{};
   const long long n = nct * H * KF;
+  const int eb = elem_bytes == 2 ? 2 : 4;
   auto r16 = [](long long x) { return (x + 15) / 16 * 16; };
   w.states = 0;
-  w.zs = r16(n * V * (elem_bytes == 2 ? 2 : 4));
+  w.zs = r16(n * V * eb);
   w.gates = w.zs + r16(normalize ? 4 * n : 0);
   w.gate_chunk = gate_ws_chunk_bytes(C, KF, has_decay, vector_decay, elem_bytes);
-  w.total = w.gates + nct * H * w.gate_chunk;
+  w.wy = w.gates + nct * H * w.gate_chunk;
+  w.vn_ld = round_up(V, 16);
+  w.wy_chunk = delta ? (long long)eb * C * padded_feature_width(KF) : 0;
+  w.vn_chunk = delta ? (long long)eb * C * w.vn_ld : 0;
+  w.gl_chunk = delta && has_decay ? 4LL * padded_feature_width(KF) : 0;
+  w.kh = w.wy + nct * H * w.wy_chunk;
+  w.vn = w.kh + nct * H * w.wy_chunk;
+  w.gl = w.vn + nct * H * w.vn_chunk;
+  w.total = w.gl + nct * H * w.gl_chunk;
   return w;
 }
 
