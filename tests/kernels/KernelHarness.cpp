@@ -237,8 +237,9 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
   const unsigned gk = f.delta ? 1u : static_cast<unsigned>(ceilDiv(KF, s.BK));
   const int smem_scan =
       kern::chunk_layout(kern::ChunkKernel::Scan, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb, s.BK).bytes();
+  const int out_bv = f.delta ? kern::delta_output_block_v(K, KF, s.C, s.BV, V, s.Warps, f.vec, eb) : s.BV;
   const int smem_out =
-      kern::chunk_layout(kern::ChunkKernel::Output, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb).bytes();
+      kern::chunk_layout(kern::ChunkKernel::Output, K, KF, s.C, out_bv, s.Warps, f.vec, f.delta, f.norm, eb).bytes();
   if (f.decay || f.delta) {
     const int smem_gates =
         f.delta ? kern::chunk_layout(kern::ChunkKernel::Prep, K, KF, s.C, kern::delta_prep_block_v(KF, V), s.Warps,
@@ -249,7 +250,8 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
     LINREC_TRY(dev.launch(gates, gx, gz, 1, threads, static_cast<unsigned>(smem_gates), &p, sizeof(p)));
   }
   LINREC_TRY(dev.launch(scan, gx, gy, gk, threads, static_cast<unsigned>(smem_scan), &p, sizeof(p)));
-  LINREC_TRY(dev.launch(output, gx, gy, gz, threads, static_cast<unsigned>(smem_out), &p, sizeof(p)));
+  LINREC_TRY(dev.launch(output, gx, static_cast<unsigned>(ceilDiv(V, out_bv)), gz, threads,
+                        static_cast<unsigned>(smem_out), &p, sizeof(p)));
   return dev.synchronize();
 }
 
