@@ -80,7 +80,7 @@ Runner addPackCommand(CLI::App& app) {
       "pack",
       "Build a kernel pack: one file of prebuilt cubins (+ launch descriptors, + tuning records) that the runtime "
       "loads without a compiler (linrec::loadPack). Needs no GPU. Per variant x dims x dtype x arch it holds "
-      "the fused prefill default, the state-passing default (additive rules) and the decode kernel; "
+      "the fused prefill default, the state-passing default and the decode kernel; "
       "combinations the compiler rejects are skipped with a note.");
   cmd->add_option("files", o->files, "Variant TOML files")->required()->check(CLI::ExistingFile);
   cmd->add_option("-o,--out", o->out, "The pack to write (atomically), e.g. h100.pack")->required();

@@ -72,7 +72,7 @@ struct SearchSpace {
 };
 
 /// Enumerates the options' cross product (decode: block_v × warps only, since decode has no chunk or
-/// strategy), drops configs by rule (delta rules are fused-only; BV must divide V or be the one tile
+/// strategy), drops configs by rule (BV must divide V or be the one tile
 /// covering it; Warps·32 within the block limit; enough m16n8 tensor-core tiles in the C×BV output to
 /// give every warp work), then runs codegen with smem_limit = the device's opt-in limit and drops what it
 /// rejects. Deterministic: the same inputs give the same candidates in the same order.
