@@ -81,18 +81,19 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
   // and its blocks past a sequence's end return at once.
   std::vector<StagePlan> plans;
   // Delta rules: the output kernel's own (wider) value tile, chunk_fwd.cuh's OutputConfig.
-  const int outBV = t.delta ? kern::delta_output_block_v(K, KF, C, BV, static_cast<int>(t.V), W, t.vectorDecay, t.elemBytes)
-                            : BV;
+  const int outBV =
+      t.delta ? kern::delta_output_block_v(K, KF, C, BV, static_cast<int>(t.V), W, t.vectorDecay, t.elemBytes) : BV;
   // The runtime's "chunk_local" stage, once per chunk in parallel: for delta rules the WY prep (gates,
   // Akk, the triangular solve for W and U), solved in slices of its own width; otherwise, with a decay,
   // the gates and their within-chunk cumsum. The later stages load what it wrote from the workspace.
   if (t.delta)
-    plans.push_back(StagePlan{KernelStage::ChunkLocal,
-                              "fwdprep",
-                              "linrec::kern::chunk_delta_prep",
-                              fwdHeader,
-                              {"N*H", "cdiv(T,C)", "1"},
-                              chunkBytes(kern::ChunkKernel::Prep, kern::delta_prep_block_v(KF, static_cast<int>(t.V)))});
+    plans.push_back(
+        StagePlan{KernelStage::ChunkLocal,
+                  "fwdprep",
+                  "linrec::kern::chunk_delta_prep",
+                  fwdHeader,
+                  {"N*H", "cdiv(T,C)", "1"},
+                  chunkBytes(kern::ChunkKernel::Prep, kern::delta_prep_block_v(KF, static_cast<int>(t.V)))});
   else if (t.hasDecay)
     plans.push_back(StagePlan{KernelStage::ChunkLocal,
                               "fwdgates",
@@ -101,18 +102,19 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                               {"N*H", "cdiv(T,C)", "1"},
                               chunkBytes(kern::ChunkKernel::Gates, BV)});
   for (StagePlan& sp : std::vector<StagePlan>{
-      StagePlan{KernelStage::StateScan,
-                "fwdscan",
-                "linrec::kern::chunk_state_scan",
-                fwdHeader,
-                {"N*H", "cdiv(V,BV)", t.delta ? "1" : "cdiv(KF,BK)"},
-                chunkBytes(kern::ChunkKernel::Scan, BV)},
-      StagePlan{KernelStage::ChunkOutput,
-                "fwdout",
-                "linrec::kern::chunk_output",
-                fwdHeader,
-                {"N*H", t.delta ? "cdiv(V," + std::to_string(outBV) + ")" : std::string("cdiv(V,BV)"), "cdiv(T,C)"},
-                chunkBytes(kern::ChunkKernel::Output, outBV)},
+           StagePlan{KernelStage::StateScan,
+                     "fwdscan",
+                     "linrec::kern::chunk_state_scan",
+                     fwdHeader,
+                     {"N*H", "cdiv(V,BV)", t.delta ? "1" : "cdiv(KF,BK)"},
+                     chunkBytes(kern::ChunkKernel::Scan, BV)},
+           StagePlan{
+               KernelStage::ChunkOutput,
+               "fwdout",
+               "linrec::kern::chunk_output",
+               fwdHeader,
+               {"N*H", t.delta ? "cdiv(V," + std::to_string(outBV) + ")" : std::string("cdiv(V,BV)"), "cdiv(T,C)"},
+               chunkBytes(kern::ChunkKernel::Output, outBV)},
        })
     plans.push_back(std::move(sp));
   return plans;

@@ -175,8 +175,8 @@ TEST(Codegen, DeltaRuleStatePassingEmitsPrepScanThenOutput) {
     DType dtype;
     bool decay, vec;
   };
-  for (const Want& w : {Want{"delta_rule", DType::BF16, false, false}, Want{"gated_delta_rule", DType::BF16, true, false},
-                        Want{"kda", DType::FP32, true, true}}) {
+  for (const Want& w : {Want{"delta_rule", DType::BF16, false, false},
+                        Want{"gated_delta_rule", DType::BF16, true, false}, Want{"kda", DType::FP32, true, true}}) {
     TuningConfig cfg;
     cfg.strategy = Strategy::StatePassing;
     cfg.chunk = 32;

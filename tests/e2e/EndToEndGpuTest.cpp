@@ -33,7 +33,6 @@ dsl::Spec loadVariant(const std::string& name) {
   return *r.spec;
 }
 
-
 // The cases of one variant (issue 4's matrix, trimmed where the CPU reference would dominate).
 std::vector<check::CheckCase> casesFor(const std::string& name, const dsl::Spec& spec) {
   std::vector<check::CheckCase> out;

@@ -142,19 +142,13 @@ LINREC_DEV void chunk_gates(const FwdParams& p) {
   x.store_gates(reinterpret_cast<unsigned char*>(p.ws) + ws.gates + (gc * p.H + x.h) * ws.gate_chunk);
 }
 
-/// State passing, stage 1: per (sequence, head, V-tile, key slice blockIdx.z), S_{c+1} = Gamma_c S_c +
-/// (k~ exp(b_last - b))^T (beta v) over the sequence's chunks from h0 (or zeros), storing each S_c (the state
-/// entering chunk c) in the input type to ws, z_c (fp32) too for normalizers, and S/z at the end to ht/zt.
+/// State passing, stage 1 (additive rules): per (sequence, head, V-tile, key slice blockIdx.z),
+/// S_{c+1} = Gamma_c S_c + (k~ exp(b_last - b))^T (beta v) over the sequence's chunks from h0 (or zeros),
+/// storing each S_c (the state entering chunk c) in the input type to ws, z_c (fp32) too for normalizers,
+/// and S/z at the end to ht/zt.
 /// Key rows are independent in an additive update, so key slices need no communication.
 template <class Variant, class Config>
-LINREC_DEV void chunk_delta_scan(const FwdParams& p);
-
-template <class Variant, class Config>
-LINREC_DEV void chunk_state_scan(const FwdParams& p) {
-  if constexpr (Variant::kDelta) {
-    chunk_delta_scan<Variant, Config>(p);
-    return;
-  } else {
+LINREC_DEV void chunk_additive_scan(const FwdParams& p) {
   using X = Chunk<Variant, Config, ChunkKernel::Scan>;
   using E = typename X::E;
   X x(p);
@@ -213,7 +207,18 @@ LINREC_DEV void chunk_state_scan(const FwdParams& p) {
     block_sync();
   }
   x.scan_final(w0, p.ht, sbase, p.zt, zbase);
-  }
+}
+
+template <class Variant, class Config>
+LINREC_DEV void chunk_delta_scan(const FwdParams& p);
+
+/// State passing, stage 1: chunk_additive_scan, or chunk_delta_scan for delta rules.
+template <class Variant, class Config>
+LINREC_DEV void chunk_state_scan(const FwdParams& p) {
+  if constexpr (Variant::kDelta)
+    chunk_delta_scan<Variant, Config>(p);
+  else
+    chunk_additive_scan<Variant, Config>(p);
 }
 
 /// The delta prep kernel's Config: Config with its right-hand-side slice width as BV.
@@ -235,7 +240,8 @@ LINREC_DEV void chunk_delta_prep(const FwdParams& p) {
   const int c = (int)blockIdx.y;
   const int t0 = c * X::C;
   if (t0 >= x.len) return;
-  const long long slot = (first_chunk_index<X::C, X::NT>(p, x.n, reinterpret_cast<long long*>(x.misc())) + c) * p.H + x.h;
+  const long long slot =
+      (first_chunk_index<X::C, X::NT>(p, x.n, reinterpret_cast<long long*>(x.misc())) + c) * p.H + x.h;
   const StatePassingWs ws = sp_ws<Variant, Config>(p);
   unsigned char* w = reinterpret_cast<unsigned char*>(p.ws);
   const int rows = x.rows_at(t0);
@@ -250,7 +256,8 @@ LINREC_DEV void chunk_delta_prep(const FwdParams& p) {
     x.scale_decay();  // G <- k^, Kt <- k~ Gamma
     block_sync();
   }
-  x.store_prep_k(reinterpret_cast<E*>(w + ws.kh + slot * ws.wy_chunk), reinterpret_cast<float*>(w + ws.gl + slot * ws.gl_chunk));
+  x.store_prep_k(reinterpret_cast<E*>(w + ws.kh + slot * ws.wy_chunk),
+                 reinterpret_cast<float*>(w + ws.gl + slot * ws.gl_chunk));
   constexpr int nw = ceil_div(X::KFP, X::BV), nu = ceil_div(X::V, X::BV);
 #pragma unroll 1
   for (int s = 0; s < nw + nu; ++s) {

@@ -82,7 +82,8 @@ struct Chunk {
   /// (the scan sets g0; nothing reads the decay outside its window there).
   static constexpr int GW = kScan ? SR : KFP;
   /// 16-bit inputs keep a copy of the state in the input type (Sb) for the products that read it.
-  static constexpr bool kSb = D != DType::FP32 && (Kind == ChunkKernel::Fused || Kind == ChunkKernel::Output || kDeltaScan);
+  static constexpr bool kSb =
+      D != DType::FP32 && (Kind == ChunkKernel::Fused || Kind == ChunkKernel::Output || kDeltaScan);
   /// Scalar-decay cumsums: fp64 for fp32 inputs. exp(b_i - b_j) is then exact to fp32 rounding of the
   /// difference even when |b| is large (strong decays, long chunks): a fp32 cumsum of -300 has an ulp of
   /// 3e-5, which would cap the fp32 path's accuracy there. Vector decays keep fp32 (smem) cumsums.
@@ -659,14 +660,15 @@ struct Chunk {
         if constexpr (kAkk) warp_gemm<D>(ak, 0, KFP, RowsView<D>{Kt() + r * LDK, LDK}, bk);
       }
       // Columns (j, j + 1) go out as one store (LDC is even).
-      if constexpr (kHasQ) aq.for_each_pair([&](int m, int nn, float x0, float x1) {
-        const int i = r + m, j = 16 * J + nn;
-        if constexpr (kHasDecay && !kVec) {
-          x0 *= kexp<D>((float)(bcum()[i] - bcum()[j]));
-          x1 *= kexp<D>((float)(bcum()[i] - bcum()[j + 1]));
-        }
-        store_pair<D>(Aqk(), i * LDC + j, (I == J && nn > m) ? 0.0f : x0, (I == J && nn + 1 > m) ? 0.0f : x1);
-      });
+      if constexpr (kHasQ)
+        aq.for_each_pair([&](int m, int nn, float x0, float x1) {
+          const int i = r + m, j = 16 * J + nn;
+          if constexpr (kHasDecay && !kVec) {
+            x0 *= kexp<D>((float)(bcum()[i] - bcum()[j]));
+            x1 *= kexp<D>((float)(bcum()[i] - bcum()[j + 1]));
+          }
+          store_pair<D>(Aqk(), i * LDC + j, (I == J && nn > m) ? 0.0f : x0, (I == J && nn + 1 > m) ? 0.0f : x1);
+        });
       if constexpr (kAkk) {
         ak.for_each_pair([&](int m, int nn, float x0, float x1) {
           const int i = r + m, j = 16 * J + nn;
@@ -713,7 +715,8 @@ struct Chunk {
         // The output kernel reads neither k~ exp(b_last - b) nor k~ Gamma (it updates no state).
         if constexpr (Kind != ChunkKernel::Output) {
 #pragma unroll
-          for (int j = 0; j < VE; j += 4) *reinterpret_cast<float4*>(g + j) = make_float4(gv[j], gv[j + 1], gv[j + 2], gv[j + 3]);
+          for (int j = 0; j < VE; j += 4)
+            *reinterpret_cast<float4*>(g + j) = make_float4(gv[j], gv[j + 1], gv[j + 2], gv[j + 3]);
         }
         if constexpr (kHasQ) *reinterpret_cast<uint4*>(qp) = pack_vec<D>(qv);
         if constexpr (kAkk) *reinterpret_cast<uint4*>(kp) = pack_vec<D>(kv);

@@ -70,7 +70,7 @@ struct ChunkLayout {
   int beta = 0;   ///< beta [C] fp32 (0 beyond the chunk's valid rows)
   int blast = 0;  ///< b_last per key dim [K'p] fp32 (scalar decay: entry 0)
   int glast = 0;  ///< Gamma_last = exp(b_last) per key dim [K'p] fp32 (scalar decay: entry 0)
-  int glast2 = 0; ///< delta state scan: the second Gamma_last buffer
+  int glast2 = 0;  ///< delta state scan: the second Gamma_last buffer
   int den = 0;    ///< normalizer: the readout denominators [C] fp32
   int z = 0;      ///< normalizer: z entering the chunk [K'p] fp32
   int misc = 0;   ///< 32 floats for block reductions and broadcast scalars
@@ -80,11 +80,11 @@ struct ChunkLayout {
 
 /// Which chunk kernel a layout is for.
 enum class ChunkKernel : int {
-  Fused = 0,  ///< chunk_fwd_fused: everything
-  Scan = 1,   ///< state passing stage 1: one key slice of the state, q/k rows, decay, values (no scores)
-  Output = 2, ///< state passing stage 2: as fused without the delta-only regions, the state read as Sb
-  Gates = 3,  ///< state passing stage 0: the decay gates and their within-chunk cumsum b, nothing else
-  Prep = 4,   ///< delta-rule state passing stage 0: gates, Akk and the WY solve of one chunk (no state)
+  Fused = 0,   ///< chunk_fwd_fused: everything
+  Scan = 1,    ///< state passing stage 1: one key slice of the state, q/k rows, decay, values (no scores)
+  Output = 2,  ///< state passing stage 2: as fused without the delta-only regions, the state read as Sb
+  Gates = 3,   ///< state passing stage 0: the decay gates and their within-chunk cumsum b, nothing else
+  Prep = 4,    ///< delta-rule state passing stage 0: gates, Akk and the WY solve of one chunk (no state)
 };
 
 /// Width of the right-hand-side slices the delta prep kernel solves at a time (its Config's BV): the
@@ -218,9 +218,9 @@ struct StatePassingWs {
 
 /// The workspace layout for nct chunks in total; elem_bytes as for chunk_layout. Codegen's workspace
 /// formula (KernelLayout.cpp) spells out the same sum.
-LINREC_HD constexpr StatePassingWs state_passing_ws(long long nct, int H, int KF, int V, bool normalize,
-                                                    int elem_bytes, int C = 0, bool has_decay = false,
-                                                    bool vector_decay = false, bool delta = false) {
+LINREC_HD constexpr StatePassingWs state_passing_ws(long long nct, int H, int KF, int V, bool normalize, int elem_bytes,
+                                                    int C = 0, bool has_decay = false, bool vector_decay = false,
+                                                    bool delta = false) {
   StatePassingWs w{};
   const long long n = nct * H * KF;
   const int eb = elem_bytes == 2 ? 2 : 4;
