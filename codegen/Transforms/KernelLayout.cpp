@@ -101,22 +101,18 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                               fwdHeader,
                               {"N*H", "cdiv(T,C)", "1"},
                               chunkBytes(kern::ChunkKernel::Gates, BV)});
-  for (StagePlan& sp : std::vector<StagePlan>{
-           StagePlan{KernelStage::StateScan,
-                     "fwdscan",
-                     "linrec::kern::chunk_state_scan",
-                     fwdHeader,
-                     {"N*H", "cdiv(V,BV)", t.delta ? "1" : "cdiv(KF,BK)"},
-                     chunkBytes(kern::ChunkKernel::Scan, BV)},
-           StagePlan{
-               KernelStage::ChunkOutput,
-               "fwdout",
-               "linrec::kern::chunk_output",
-               fwdHeader,
-               {"N*H", t.delta ? "cdiv(V," + std::to_string(outBV) + ")" : std::string("cdiv(V,BV)"), "cdiv(T,C)"},
-               chunkBytes(kern::ChunkKernel::Output, outBV)},
-       })
-    plans.push_back(std::move(sp));
+  plans.push_back(StagePlan{KernelStage::StateScan,
+                            "fwdscan",
+                            "linrec::kern::chunk_state_scan",
+                            fwdHeader,
+                            {"N*H", "cdiv(V,BV)", t.delta ? "1" : "cdiv(KF,BK)"},
+                            chunkBytes(kern::ChunkKernel::Scan, BV)});
+  plans.push_back(StagePlan{KernelStage::ChunkOutput,
+                            "fwdout",
+                            "linrec::kern::chunk_output",
+                            fwdHeader,
+                            {"N*H", t.delta ? "cdiv(V," + std::to_string(outBV) + ")" : "cdiv(V,BV)", "cdiv(T,C)"},
+                            chunkBytes(kern::ChunkKernel::Output, outBV)});
   return plans;
 }
 
