@@ -8,6 +8,7 @@ struct Variant {
   static constexpr linrec::kern::FeatureMapKind kKMap = linrec::kern::FeatureMapKind::Identity;
   static constexpr linrec::kern::DecayKind kDecay = linrec::kern::DecayKind::Constant;
   static constexpr bool kDelta = false, kNormalize = false, kHasBeta = false;
+  static constexpr bool kQRaw = true, kKRaw = true;
   static constexpr float kNormEps = 1e-6f;
   static constexpr int kNumInputs = 0, kNumParams = 0;
   __device__ static float q_pre(const linrec::kern::TokenCtx& c, int d) { return c.q(d); }

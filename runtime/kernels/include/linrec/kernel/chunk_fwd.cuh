@@ -209,6 +209,164 @@ LINREC_DEV void chunk_additive_scan(const FwdParams& p) {
   x.scan_final(w0, p.ht, sbase, p.zt, zbase);
 }
 
+/// Whether the additive state scan keeps its state in registers (chunk_additive_scan_regs): 16-bit inputs
+/// whose k~ is the raw k row (no map, no k_pre), no beta, no normalizer, and 16-byte rows of v. Other
+/// additive variants take chunk_additive_scan (the state in shared memory, the feature maps on chip).
+template <class Variant, class Config>
+LINREC_HD constexpr bool additive_scan_in_registers() {
+  return !Variant::kDelta && Config::kDType != DType::FP32 && kRawOperand<Variant, false> && !Variant::kHasBeta &&
+         !Variant::kNormalize && Variant::KF == Variant::K && Variant::V % kVecElems<Config::kDType> == 0;
+}
+
+/// chunk_additive_scan_regs' pipeline stages, carved out of the generic scan's shared memory (so the launch
+/// size, which codegen and the tuner take from chunk_layout, is the same for both): per stage the chunk's
+/// key slice [C][SR], its V-tile [C][BV] and its b (vector: the slice's columns [C][SR] fp32; scalar: [C]).
+/// The generic layout holds two full-width Kt/U/G buffers and the fp32 state besides, so at least two
+/// stages always fit; up to four are used.
+template <class Variant, class Config>
+struct RegScanLayout {
+  using X = Chunk<Variant, Config, ChunkKernel::Scan>;
+  static constexpr int C = Config::C, SR = X::SR;
+  static constexpr int LDK = smem_row_stride(SR, 2), LDU = X::LDU, LDG = smem_row_stride(SR);
+  static constexpr int kK = 0;
+  static constexpr int kU = kK + round_up(2 * C * LDK, 16);
+  static constexpr int kG = kU + round_up(2 * C * LDU, 16);
+  static constexpr int kStage = kG + round_up(X::kVec ? 4 * C * LDG : X::kHasDecay ? 4 * C : 0, 16);
+  /// Everything below the misc region (first_chunk_index's block sum lives there).
+  static constexpr int kFit = X::L.misc / kStage;
+  static constexpr int NS = kFit > 4 ? 4 : kFit;
+  static_assert(NS >= 2, "chunk_additive_scan_regs: two pipeline stages must fit the scan's shared memory");
+};
+
+/// State passing, stage 1, with the state in registers (additive rules, additive_scan_in_registers): per
+/// (sequence, head, V-tile, key slice), the warps hold S^T (BV x SR, the V-tile by the slice's key rows) as
+/// mma accumulators for the whole sequence. Per chunk: store S_c from the registers (input type, [V][K'], key
+/// pairs as 32-bit words), wait for the chunk's copies and pass one barrier, issue the copies NS - 1 chunks
+/// ahead, then S^T <- Gamma_last S^T + (v e^{b_last - b})^T k (scalar decays) or
+/// Gamma_last S^T + v^T (k e^{b_last - b}) (vector decays), the decay factors applied to the operand
+/// fragments as they are gathered. The generic scan spends five barriers and two shared-memory round trips of
+/// the state per chunk; this one spends one barrier and none, so a chunk costs about one product's latency.
+template <class Variant, class Config>
+LINREC_DEV void chunk_additive_scan_regs(const FwdParams& p) {
+  using X = Chunk<Variant, Config, ChunkKernel::Scan>;
+  using E = typename X::E;
+  using SL = RegScanLayout<Variant, Config>;
+  constexpr DType D = X::D;
+  constexpr int C = X::C, BV = X::BV, SR = X::SR, NT = X::NT, W = X::W, K = X::K, V = X::V, KF = X::KF;
+  constexpr int NS = SL::NS;
+  static_assert(X::KFP == K, "chunk_additive_scan_regs: the key slices must tile the raw k rows");
+  constexpr TileShape ts = pick_tile(BV, SR, W);
+  constexpr int TM = 16 * ts.MT, TN = 8 * ts.NT, TILES_N = SR / TN, TILES = (BV / TM) * TILES_N;
+  constexpr int TPW = (TILES + W - 1) / W;  // state tiles per warp, each kept in registers
+  X x(p);
+  const int w0 = X::scan_window(), r0 = X::scan_rows_begin(), r1 = X::scan_rows_end();
+  const long long c0 = first_chunk_index<C, NT>(p, x.n, reinterpret_cast<long long*>(x.misc()));
+  const StatePassingWs ws = sp_ws<Variant, Config>(p);
+  E* states = reinterpret_cast<E*>(reinterpret_cast<unsigned char*>(p.ws) + ws.states);
+  const unsigned char* gws = reinterpret_cast<const unsigned char*>(p.ws) + ws.gates;
+  const int vcols = V - x.v0 < BV ? V - x.v0 : BV;
+  auto kbuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL::kStage + SL::kK); };
+  auto ubuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL::kStage + SL::kU); };
+  auto gbuf = [&](int s) { return reinterpret_cast<float*>(x.sm + s * SL::kStage + SL::kG); };
+  // Chunk c's key slice, V-tile and b into stage s: one cp.async group, empty past the sequence's end (so
+  // that every iteration commits one and wait_group counts chunks).
+  auto fetch = [&](int c, int s) {
+    const int t0 = c * C;
+    if (t0 < x.len) {
+      const int rows = x.rows_at(t0);
+      const long long row0 = (x.bos + t0) * p.H + x.h;
+      load_tile_async<D, C, SR, NT>(p.k, row0 * K + w0, (long long)p.H * K, rows, SR, kbuf(s), SL::LDK);
+      load_tile_async<D, C, BV, NT>(p.v, row0 * V + x.v0, (long long)p.H * V, rows, vcols, ubuf(s), SL::LDU);
+      if constexpr (X::kHasDecay) {
+        const float* src = reinterpret_cast<const float*>(gws + ((c0 + c) * p.H + x.h) * ws.gate_chunk);
+        float* g = gbuf(s);
+        if constexpr (X::kVec) {
+          constexpr int PR = SR / 4;
+          for (int e2 = (int)threadIdx.x; e2 < C * PR; e2 += NT) {
+            const int i = e2 / PR, j = (e2 - i * PR) * 4;
+            cp_async16(g + i * SL::LDG + j, src + i * X::KFP + w0 + j, true);
+          }
+        } else {
+          for (int e2 = (int)threadIdx.x; e2 < C / 4; e2 += NT) cp_async16(g + 4 * e2, src + 4 * e2, true);
+        }
+      }
+    }
+    cp_async_commit();
+  };
+  // Warp tile i of this warp: S^T rows (V-tile columns) m0.., key columns n0.. of the window.
+  auto tile = [&](int i, int& m0, int& n0) {
+    const int t = warp_id() + i * W;
+    m0 = (t / TILES_N) * TM;
+    n0 = (t - (t / TILES_N) * TILES_N) * TN;
+    return t < TILES;
+  };
+  const long long sbase = ((long long)x.n * p.H + x.h) * KF * (long long)V;
+  WarpAcc<ts.MT, ts.NT> acc[TPW];
+#pragma unroll
+  for (int i = 0; i < TPW; ++i) {
+    int m0, n0;
+    const bool own = tile(i, m0, n0);
+    acc[i].for_each([&](int m, int nn, float& s) {
+      const int v = x.v0 + m0 + m, d = w0 + n0 + nn;
+      s = (own && p.h0 != nullptr && v < V) ? p.h0[sbase + (long long)d * V + v] : 0.0f;
+    });
+  }
+#pragma unroll
+  for (int s = 0; s < NS - 1; ++s) fetch(s, s);
+#pragma unroll 1
+  for (int c = 0; c * C < x.len; ++c) {
+    const int s = c % NS;
+    // S_c, the state entering chunk c, from the registers: key pairs (d, d + 1) are adjacent in [V][K'].
+    E* dst = states + ((c0 + c) * p.H + x.h) * KF * (long long)V;
+#pragma unroll
+    for (int i = 0; i < TPW; ++i) {
+      int m0, n0;
+      if (!tile(i, m0, n0)) continue;
+      acc[i].for_each_pair([&](int m, int nn, float& a, float& b) {
+        const int v = x.v0 + m0 + m, d = w0 + n0 + nn;
+        if (v < V && d >= r0 && d < r1) store_pair<D>(dst, (long long)v * KF + d, a, b);  // KF, d even
+      });
+    }
+    cp_async_wait_group<NS - 2>();
+    block_sync();  // chunk c has landed; stage (c - 1) % NS is free (its readers passed this barrier)
+    fetch(c + NS - 1, (c + NS - 1) % NS);
+    const E* kt = kbuf(s);
+    const E* u = ubuf(s);
+    const float* g = gbuf(s);
+#pragma unroll
+    for (int i = 0; i < TPW; ++i) {
+      int m0, n0;
+      if (!tile(i, m0, n0)) continue;
+      if constexpr (X::kVec) {
+        const float* gl = g + (C - 1) * SL::LDG + n0;  // b_last of the tile's key columns
+        acc[i].for_each([&](int, int nn, float& a) { a *= kexp<D>(gl[nn]); });
+        warp_gemm<D>(acc[i], 0, C, TransRowsView<D>{u + m0, SL::LDU}, fn_b<D>([&](int k, int n) {
+                       return to_float<D>(kt[k * SL::LDK + n0 + n]) * kexp<D>(gl[n] - g[k * SL::LDG + n0 + n]);
+                     }));
+      } else if constexpr (X::kHasDecay) {
+        const float bl = g[C - 1];
+        const float gam = kexp<D>(bl);
+        acc[i].for_each([&](int, int, float& a) { a *= gam; });
+        warp_gemm<D>(acc[i], 0, C, fn_a<D>([&](int m, int k) { return to_float<D>(u[k * SL::LDU + m0 + m]) * kexp<D>(bl - g[k]); }),
+                     RowsBView<D>{kt + n0, SL::LDK});
+      } else {
+        warp_gemm<D>(acc[i], 0, C, TransRowsView<D>{u + m0, SL::LDU}, RowsBView<D>{kt + n0, SL::LDK});
+      }
+    }
+  }
+  if (p.ht != nullptr) {
+#pragma unroll
+    for (int i = 0; i < TPW; ++i) {
+      int m0, n0;
+      if (!tile(i, m0, n0)) continue;
+      acc[i].for_each([&](int m, int nn, float& a) {
+        const int v = x.v0 + m0 + m, d = w0 + n0 + nn;
+        if (v < V && d >= r0 && d < r1) p.ht[sbase + (long long)d * V + v] = a;
+      });
+    }
+  }
+}
+
 template <class Variant, class Config>
 LINREC_DEV void chunk_delta_scan(const FwdParams& p);
 
@@ -217,6 +375,8 @@ template <class Variant, class Config>
 LINREC_DEV void chunk_state_scan(const FwdParams& p) {
   if constexpr (Variant::kDelta)
     chunk_delta_scan<Variant, Config>(p);
+  else if constexpr (additive_scan_in_registers<Variant, Config>())
+    chunk_additive_scan_regs<Variant, Config>(p);
   else
     chunk_additive_scan<Variant, Config>(p);
 }

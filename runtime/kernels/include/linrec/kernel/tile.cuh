@@ -107,6 +107,15 @@ LINREC_DEV void cp_async_wait_all() {
 #endif
 }
 
+/// Waits until at most N of this thread's most recent cp.async groups are still in flight (a pipeline
+/// of N + 1 stages keeps the next N chunks' copies going while it waits for the oldest).
+template <int N>
+LINREC_DEV void cp_async_wait_group() {
+#ifndef LINREC_KERNEL_EMULATION
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
 /// load_tile's 16-byte case issued as cp.async copies (same contract, kVec16 alignment required); the
 /// caller commits, waits and synchronises before reading dst.
 template <DType D, int ROWS, int COLS, int NT>
