@@ -80,9 +80,9 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
   // chunks of the longest sequence, cdiv(T,C) bounding it (with cu_seqlens T is the total token count),
   // and its blocks past a sequence's end return at once.
   std::vector<StagePlan> plans;
-  // Delta rules: the output kernel's own (wider) value tile, chunk_fwd.cuh's OutputConfig.
+  // The output kernel's own (wider) value tile, chunk_fwd.cuh's OutputConfig.
   const int outBV =
-      t.delta ? kern::delta_output_block_v(K, KF, C, BV, static_cast<int>(t.V), W, t.vectorDecay, t.elemBytes) : BV;
+      kern::output_block_v(K, KF, C, BV, static_cast<int>(t.V), W, t.vectorDecay, t.normalize, t.elemBytes);
   // The runtime's "chunk_local" stage, once per chunk in parallel: for delta rules the WY prep (gates,
   // Akk, the triangular solve for W and U), solved in slices of its own width; otherwise, with a decay,
   // the gates and their within-chunk cumsum. The later stages load what it wrote from the workspace.
@@ -111,7 +111,7 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                             "fwdout",
                             "linrec::kern::chunk_output",
                             fwdHeader,
-                            {"N*H", t.delta ? "cdiv(V," + std::to_string(outBV) + ")" : "cdiv(V,BV)", "cdiv(T,C)"},
+                            {"N*H", "cdiv(V," + std::to_string(outBV) + ")", "cdiv(T,C)"},
                             chunkBytes(kern::ChunkKernel::Output, outBV)});
   return plans;
 }

@@ -194,19 +194,24 @@ TEST(KernelLayout, WorkspaceSectionsDoNotOverlap) {
   EXPECT_EQ(kern::state_passing_ws(10, 4, 128, 64, false, 2, 32, true, false).gate_chunk, 4 * 32);
 }
 
-/// Delta rules: the output kernel widens its value tile while the layout fits an H100 block, never past V.
-TEST(KernelLayout, DeltaOutputValueTile) {
-  EXPECT_EQ(kern::delta_output_block_v(128, 128, 64, 32, 128, 4, true, 2), 128);
-  EXPECT_EQ(kern::delta_output_block_v(128, 128, 64, 128, 128, 4, true, 2), 128);
-  EXPECT_EQ(kern::delta_output_block_v(128, 128, 64, 16, 36, 4, false, 2), 64);  // covers V = 36, no wider
-  EXPECT_EQ(kern::delta_output_block_v(128, 128, 64, 32, 32, 4, false, 2), 32);
+/// The state-passing output kernel widens its value tile while the layout fits an H100 block, never past V.
+TEST(KernelLayout, OutputValueTile) {
+  EXPECT_EQ(kern::output_block_v(128, 128, 64, 32, 128, 4, true, false, 2), 128);
+  EXPECT_EQ(kern::output_block_v(128, 128, 64, 128, 128, 4, true, false, 2), 128);
+  EXPECT_EQ(kern::output_block_v(128, 128, 64, 16, 36, 4, false, false, 2), 64);  // covers V = 36, no wider
+  EXPECT_EQ(kern::output_block_v(128, 128, 64, 32, 32, 4, false, false, 2), 32);
   // kda in fp32 at C = 128: neither 128 nor 64 fits 227 KiB, so the tile stays BV.
-  EXPECT_EQ(kern::delta_output_block_v(128, 128, 128, 32, 128, 4, true, 4), 32);
-  for (int bv : {32, 64, 128}) {
-    const int o = kern::delta_output_block_v(128, 128, 64, bv, 128, 8, true, 4);
-    EXPECT_LE(kern::chunk_layout(kern::ChunkKernel::Output, 128, 128, 64, o, 8, true, true, false, 4).bytes(),
-              227 * 1024);
-  }
+  EXPECT_EQ(kern::output_block_v(128, 128, 128, 32, 128, 4, true, false, 4), 32);
+  // hedgehog's K' = 2K: a tile is only widened to one whose layout (normalizer regions included) fits.
+  for (int eb : {2, 4})
+    for (bool norm : {false, true})
+      for (int bv : {16, 32, 64, 128}) {
+        const int o = kern::output_block_v(128, 256, 64, bv, 128, 8, true, norm, eb);
+        EXPECT_GE(o, bv);
+        if (o > bv)
+          EXPECT_LE(kern::chunk_layout(kern::ChunkKernel::Output, 128, 256, 64, o, 8, true, false, norm, eb).bytes(),
+                    227 * 1024);
+      }
 }
 
 /// The state scan's slice: BK rows when BK is below K'p, else all of K'p; its S holds only those rows.

@@ -471,14 +471,12 @@ LINREC_DEV void chunk_delta_scan(const FwdParams& p) {
   x.scan_final(0, p.ht, sbase, nullptr, 0);
 }
 
-/// The output kernel's Config: delta rules take delta_output_block_v's value tile (grid y = ceil(V / it)).
-template <class Variant, class Config, bool kDelta = Variant::kDelta>
-struct OutputConfig : Config {};
+/// The output kernel's Config: output_block_v's value tile (grid y = ceil(V / it)).
 template <class Variant, class Config>
-struct OutputConfig<Variant, Config, true> : Config {
+struct OutputConfig : Config {
   static constexpr int BV =
-      delta_output_block_v(Variant::K, Variant::KF, Config::C, Config::BV, Variant::V, Config::Warps,
-                           Variant::kDecay == DecayKind::Vector, Config::kDType == DType::FP32 ? 4 : 2);
+      output_block_v(Variant::K, Variant::KF, Config::C, Config::BV, Variant::V, Config::Warps,
+                     Variant::kDecay == DecayKind::Vector, Variant::kNormalize, Config::kDType == DType::FP32 ? 4 : 2);
 };
 
 /// State passing, stage 2: the outputs of chunk blockIdx.z of its sequence from the state entering it

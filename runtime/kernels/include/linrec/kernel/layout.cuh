@@ -169,20 +169,21 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   return l;
 }
 
-/// The delta-rule output kernel's value tile: 128 or 64 when wider than the config's BV, no wider than V
+/// The state-passing output kernel's value tile: 128 or 64 when wider than the config's BV, no wider than V
 /// needs (the smallest power of two covering it) and when its layout fits 227 KiB (an H100 block), else BV.
-/// The delta scan has no key slices, so the tuner picks narrow BV for the scan's parallelism; the output
-/// kernel redoes the chunk's scores and reloads q/k for every V-tile, so it takes wide tiles of its own.
-LINREC_HD constexpr int delta_output_block_v(int K, int KF, int C, int BV, int V, int warps, bool vector_decay,
-                                             int elem_bytes) {
+/// The scans are latency bound and want narrow tiles for parallelism (the delta scan has no key slices at
+/// all); the output kernel redoes the chunk's scores and reloads q/k for every V-tile, so it takes wide
+/// tiles of its own.
+LINREC_HD constexpr int output_block_v(int K, int KF, int C, int BV, int V, int warps, bool vector_decay,
+                                       bool normalize, int elem_bytes) {
   const int cover = V <= 16 ? 16 : V <= 32 ? 32 : V <= 64 ? 64 : 128;
   const int limit = 227 * 1024;
-  if (128 > BV && 128 <= cover &&
-      chunk_layout(ChunkKernel::Output, K, KF, C, 128, warps, vector_decay, true, false, elem_bytes).bytes() <= limit)
-    return 128;
-  if (64 > BV && 64 <= cover &&
-      chunk_layout(ChunkKernel::Output, K, KF, C, 64, warps, vector_decay, true, false, elem_bytes).bytes() <= limit)
-    return 64;
+  auto fits = [&](int bv) {
+    return chunk_layout(ChunkKernel::Output, K, KF, C, bv, warps, vector_decay, false, normalize, elem_bytes)
+               .bytes() <= limit;
+  };
+  if (128 > BV && 128 <= cover && fits(128)) return 128;
+  if (64 > BV && 64 <= cover && fits(64)) return 64;
   return BV;
 }
 

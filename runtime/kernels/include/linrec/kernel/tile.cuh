@@ -91,8 +91,8 @@ LINREC_DEV void cp_async16(void* dst, const void* src, bool valid) {
   else
     std::memset(dst, 0, 16);
 #else
-  unsigned a;
-  asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(dst));
+  // The intrinsic (not a volatile asm cvta) lets the compiler read the shared window's base once per kernel.
+  const unsigned a = (unsigned)__cvta_generic_to_shared(dst);
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(a), "l"(src), "r"(valid ? 16 : 0) : "memory");
 #endif
 }
