@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -147,6 +148,33 @@ std::string resultJson(const TuneResult& r, int indent) {
   return j.dump(indent);
 }
 
+std::vector<size_t> timingOrder(const std::vector<Candidate>& candidates, const Shape& shape, codegen::Mode mode,
+                                int sm_count) {
+  auto rank = [](int v, std::initializer_list<int> best) {
+    int i = 0;
+    for (int b : best) {
+      if (v == b) return i;
+      ++i;
+    }
+    return i;
+  };
+  const int64_t fused_blocks = int64_t(shape.B) * shape.H * ((shape.V + 63) / 64);
+  const bool fused_starved = mode == codegen::Mode::Prefill && fused_blocks < sm_count;
+  auto key = [&](const Candidate& c) {
+    const codegen::TuningConfig& t = c.config;
+    const int rc = rank(t.chunk, {64, 32, 128, 16}), rb = rank(t.block_v, {64, 128, 32, 16}),
+              rw = rank(t.warps, {4, 8, 2});
+    const int fused_last = t.strategy == codegen::Strategy::Fused ? 1 : 0;
+    return std::make_tuple(c.is_default ? 0 : 1, fused_starved ? fused_last : 0, rc + rb + rw, 1 - fused_last, rc, rb,
+                           rw);
+  };
+  std::vector<size_t> order(candidates.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return key(candidates[a]) < key(candidates[b]); });
+  return order;
+}
+
 Expected<TuneResult> tune(Runtime& rt, const dsl::Spec& spec, const Shape& shape, const TuneOptions& o,
                           kdb::KernelDb* db) {
   const auto start = Clock::now();
@@ -195,7 +223,8 @@ Expected<TuneResult> tune(Runtime& rt, const dsl::Spec& spec, const Shape& shape
   std::stable_sort(r.candidates.begin(), r.candidates.end(),
                    [](const CandidateResult& a, const CandidateResult& b) { return simplerThan(a.config, b.config); });
   std::vector<Slot> slots;
-  for (const Candidate& cand : space.candidates) {
+  for (size_t k : timingOrder(space.candidates, shape, o.mode, limits.sm_count)) {
+    const Candidate& cand = space.candidates[k];
     Slot s;
     s.candidate = &cand;
     for (size_t i = 0; i < r.candidates.size(); ++i)
@@ -204,28 +233,6 @@ Expected<TuneResult> tune(Runtime& rt, const dsl::Spec& spec, const Shape& shape
         s.result = i;
     slots.push_back(std::move(s));
   }
-  // Defaults first: if the budget runs out there is still a baseline (and a fallback to store). Then the
-  // configs most likely to win, so that a short budget is not spent on the simplest ones (C=16 first in
-  // simplicity order, which the H100 runs showed to lose nearly always): distance from the usual winners
-  // C=64/32, BV=64/128, 4/8 warps, summed over the three, nearest first. The winner's tie-break still
-  // uses simplicity order; this only decides what gets compiled and timed before the budget ends.
-  auto promise = [](const codegen::TuningConfig& c) {
-    auto rank = [](int v, std::initializer_list<int> best) {
-      int i = 0;
-      for (int b : best) {
-        if (v == b) return i;
-        ++i;
-      }
-      return i;
-    };
-    const int rc = rank(c.chunk, {64, 32, 128, 16}), rb = rank(c.block_v, {64, 128, 32, 16}),
-              rw = rank(c.warps, {4, 8, 2});
-    return std::make_tuple(rc + rb + rw, c.strategy == codegen::Strategy::Fused ? 0 : 1, rc, rb, rw);
-  };
-  std::stable_sort(slots.begin(), slots.end(), [&](const Slot& a, const Slot& b) {
-    if (a.candidate->is_default != b.candidate->is_default) return a.candidate->is_default;
-    return promise(a.candidate->config) < promise(b.candidate->config);
-  });
   for (const Slot& s : slots)
     if (s.candidate->is_default && s.candidate->config.strategy == codegen::Strategy::Fused) r.default_fused = s.result;
 

@@ -85,5 +85,56 @@ TEST(TieBreak, CandidatesJsonRecordsEveryCandidate) {
   EXPECT_NE(j.find("\"reason\":\"spills\""), std::string::npos) << j;
 }
 
+Candidate cand(int chunk, int bv, int warps, Strategy st, bool is_default = false) {
+  Candidate c;
+  c.config.chunk = chunk;
+  c.config.block_v = bv;
+  c.config.warps = warps;
+  c.config.strategy = st;
+  c.is_default = is_default;
+  return c;
+}
+
+std::vector<std::string> orderOf(const std::vector<Candidate>& cs, const Shape& shape,
+                                 codegen::Mode mode = codegen::Mode::Prefill) {
+  std::vector<std::string> out;
+  for (size_t i : timingOrder(cs, shape, mode, 132)) out.push_back(describeConfig(cs[i].config));
+  return out;
+}
+
+Shape shapeOf(int B, int T) {
+  Shape s;
+  s.B = B;
+  s.T = T;
+  s.H = 16;
+  return s;
+}
+
+// The order candidates are timed in: defaults, then the usual winners, fused first at equal distance ...
+TEST(TimingOrder, DefaultsFirstThenClosestToTheUsualWinnersFusedFirst) {
+  const std::vector<Candidate> cs = {cand(16, 16, 2, Strategy::Fused), cand(64, 64, 4, Strategy::StatePassing),
+                                     cand(64, 64, 4, Strategy::Fused), cand(32, 64, 4, Strategy::Fused, true),
+                                     cand(128, 32, 8, Strategy::Fused)};
+  // 8 * 16 * 2 = 256 fused blocks for 132 SMs.
+  EXPECT_EQ(timingOrder(cs, shapeOf(8, 4096), codegen::Mode::Prefill, 132), (std::vector<size_t>{3, 2, 1, 4, 0}));
+}
+
+// ... except where the fused blocks cannot cover the SMs once: every state-passing candidate goes first.
+TEST(TimingOrder, StatePassingFirstWhenFusedBlocksCannotFillTheDevice) {
+  const std::vector<Candidate> cs = {cand(64, 64, 4, Strategy::Fused, true),
+                                     cand(64, 64, 4, Strategy::StatePassing, true), cand(64, 128, 8, Strategy::Fused),
+                                     cand(128, 32, 8, Strategy::StatePassing)};
+  auto strategies = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& d : v) s += d.substr(d.rfind(' ') + 1) + " ";
+    return s;
+  };
+  EXPECT_EQ(strategies(orderOf(cs, shapeOf(1, 65536))), "sp fused sp fused ");  // 32 blocks: defaults, then sp
+  EXPECT_EQ(strategies(orderOf(cs, shapeOf(2, 16384))), "sp fused sp fused ");  // 64 blocks
+  EXPECT_EQ(strategies(orderOf(cs, shapeOf(8, 4096))), "fused sp fused sp ");   // 256 blocks: unchanged
+  // Decode has no strategy to choose: the shape never reorders it.
+  EXPECT_EQ(strategies(orderOf(cs, shapeOf(1, 65536), codegen::Mode::Decode)), "fused sp fused sp ");
+}
+
 }  // namespace
 }  // namespace linrec::tuner

@@ -97,6 +97,16 @@ struct TuneResult {
 Expected<TuneResult> tune(Runtime& rt, const dsl::Spec& spec, const Shape& shape, const TuneOptions& options,
                           kdb::KernelDb* db);
 
+/// The order in which tune() compiles and times `candidates` (indices into it); the winner's tie-break is
+/// selectWinner's, whatever this order. Defaults come first, so that a baseline exists when the budget runs
+/// out. Then the configs closest to the usual winners (C 64/32/128, BV 64/128/32, 4/8 warps), fused first at
+/// equal distance, except for prefill shapes whose fused blocks (one per sequence, head and 64-wide V-tile)
+/// cannot give each of the `sm_count` SMs one: there every state-passing candidate comes before every fused
+/// one. A fused config walks the whole sequence in one block there (10-80 ms a launch at B = 1, T = 64k on
+/// the H100, about 10x state passing), and timing them used most of an 8 s budget (16 of 46 candidates).
+std::vector<size_t> timingOrder(const std::vector<Candidate>& candidates, const Shape& shape, codegen::Mode mode,
+                                int sm_count);
+
 /// The winner among Timed candidates: the fastest median, unless simpler candidates (simplerThan) are
 /// within `tolerance` of it, in which case the simplest of those wins. Independent of the order of
 /// `candidates`; nullopt when none was timed.

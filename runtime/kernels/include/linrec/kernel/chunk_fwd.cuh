@@ -347,7 +347,8 @@ LINREC_DEV void chunk_additive_scan_regs(const FwdParams& p) {
         const float bl = g[C - 1];
         const float gam = kexp<D>(bl);
         acc[i].for_each([&](int, int, float& a) { a *= gam; });
-        warp_gemm<D>(acc[i], 0, C, fn_a<D>([&](int m, int k) { return to_float<D>(u[k * SL::LDU + m0 + m]) * kexp<D>(bl - g[k]); }),
+        warp_gemm<D>(acc[i], 0, C,
+                     fn_a<D>([&](int m, int k) { return to_float<D>(u[k * SL::LDU + m0 + m]) * kexp<D>(bl - g[k]); }),
                      RowsBView<D>{kt + n0, SL::LDK});
       } else {
         warp_gemm<D>(acc[i], 0, C, TransRowsView<D>{u + m0, SL::LDU}, RowsBView<D>{kt + n0, SL::LDK});

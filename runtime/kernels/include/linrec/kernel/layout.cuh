@@ -179,8 +179,8 @@ LINREC_HD constexpr int output_block_v(int K, int KF, int C, int BV, int V, int 
   const int cover = V <= 16 ? 16 : V <= 32 ? 32 : V <= 64 ? 64 : 128;
   const int limit = 227 * 1024;
   auto fits = [&](int bv) {
-    return chunk_layout(ChunkKernel::Output, K, KF, C, bv, warps, vector_decay, false, normalize, elem_bytes)
-               .bytes() <= limit;
+    return chunk_layout(ChunkKernel::Output, K, KF, C, bv, warps, vector_decay, false, normalize, elem_bytes).bytes() <=
+           limit;
   };
   if (128 > BV && 128 <= cover && fits(128)) return 128;
   if (64 > BV && 64 <= cover && fits(64)) return 64;
