@@ -245,7 +245,8 @@ struct RegScanLayout {
 /// ahead, then S^T <- Gamma_last S^T + (v e^{b_last - b})^T k (scalar decays) or
 /// Gamma_last S^T + v^T (k e^{b_last - b}) (vector decays), the decay factors applied to the operand
 /// fragments as they are gathered. The generic scan spends five barriers and two shared-memory round trips of
-/// the state per chunk; this one spends one barrier and none, so a chunk costs about one product's latency.
+/// the state per chunk; this one spends one barrier and none. It is still latency bound (one block per SM at
+/// the long shapes; docs/performance.md has the profile).
 template <class Variant, class Config>
 LINREC_DEV void chunk_additive_scan_regs(const FwdParams& p) {
   using X = Chunk<Variant, Config, ChunkKernel::Scan>;
