@@ -423,7 +423,9 @@ struct Chunk {
       // the chunk evaluate element (0, 0) and are dropped after: with no branch around the generated
       // expression, the compiler issues all BATCH loads before the first result is needed (a guarded call
       // kept each load behind the previous element's math: ncu put 2/3 of the gate pre-pass's stalls there).
-      constexpr int TOTAL = C * GW, PER = ceil_div(TOTAL, NT), BATCH = PER < 16 ? PER : 16;
+      // Batches of 8, not 16: at 16 the hoisted values took kda's prep kernel from 116 to 136 registers
+      // (ptxas, C=64 W=8), one 8-warp block per SM instead of two.
+      constexpr int TOTAL = C * GW, PER = ceil_div(TOTAL, NT), BATCH = PER < 8 ? PER : 8;
 #pragma unroll 1
       for (int base = 0; base < TOTAL; base += NT * BATCH) {
         float g[BATCH];
