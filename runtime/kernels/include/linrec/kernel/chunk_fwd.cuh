@@ -27,6 +27,7 @@
 #pragma once
 
 #include "linrec/kernel/chunk_phases.cuh"
+#include "linrec/kernel/fused_regs.cuh"
 
 namespace linrec {
 namespace kern {
@@ -64,9 +65,14 @@ LINREC_HD constexpr int chunk_gates_smem_bytes() {
 }
 
 /// Fused sequential prefill: one CTA per (sequence, head, V-tile) walks its chunks in order with the state
-/// on chip. Reads h0/z0 when given, writes o, and ht/zt when given.
+/// on chip. Reads h0/z0 when given, writes o, and ht/zt when given. 16-bit additive variants with raw q/k
+/// and no per-key decay take chunk_fwd_fused_regs (fused_regs.cuh) instead of the phase-by-phase body.
 template <class Variant, class Config>
 LINREC_DEV void chunk_fwd_fused(const FwdParams& p) {
+  if constexpr (fused_in_registers<Variant, Config>()) {
+    chunk_fwd_fused_regs<Variant, Config>(p);
+    return;
+  }
   using X = Chunk<Variant, Config, ChunkKernel::Fused>;
   X x(p);
   const long long sbase = ((long long)x.n * p.H + x.h) * X::KF * (long long)X::V;

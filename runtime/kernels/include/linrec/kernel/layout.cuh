@@ -107,6 +107,32 @@ LINREC_HD constexpr int scan_slice_rows(int KF, int block_k) {
   return block_k < padded_feature_width(KF) ? block_k : padded_feature_width(KF);
 }
 
+/// The fused kernel's register-state path (chunk_fwd_fused_regs, 16-bit inputs): two pipeline stages of
+/// q, k ([C][K'p]) and the V-tile ([C][BV]) plus the chunk's decay factors (b, e^b, e^{b_last - b}: 3 C
+/// floats), then one 16-bit copy of the state ([BV][K'p]) that the q S product reads.
+struct FusedRegsLayout {
+  int ld_k = 0;   ///< row stride (elements) of the q, k and Sb tiles
+  int ld_u = 0;   ///< row stride (elements) of the V-tile
+  int q = 0, k = 0, u = 0, g = 0;  ///< offsets within a stage
+  int stage = 0;  ///< bytes per stage
+  int sb = 0;     ///< offset of Sb (after the two stages)
+  int total = 0;
+};
+LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV) {
+  FusedRegsLayout l{};
+  const int kfp = padded_feature_width(KF);
+  l.ld_k = smem_row_stride(kfp, 2);
+  l.ld_u = smem_row_stride(BV, 2);
+  l.q = 0;
+  l.k = l.q + round_up(2 * C * l.ld_k, 16);
+  l.u = l.k + round_up(2 * C * l.ld_k, 16);
+  l.g = l.u + round_up(2 * C * l.ld_u, 16);
+  l.stage = l.g + round_up(3 * 4 * C, 16);
+  l.sb = 2 * l.stage;
+  l.total = l.sb + round_up(2 * BV * l.ld_k, 16);
+  return l;
+}
+
 /// The layout of one chunk kernel. K: input key width; KF: feature width K'; C, BV, warps from Config;
 /// elem_bytes: 2 for bf16/fp16 inputs, 4 for fp32. Pass the exact value: 16-bit kernels also hold a 16-bit
 /// copy of the state (Sb), so the fp32 figure is not an upper bound for them. block_k: Config::BK (only the
@@ -165,6 +191,13 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   l.z = take(normalize && !gates ? 4 * l.kfp : 0);
   l.misc = take(4 * 32);
   l.total = at;
+  // The register-state fused path (16-bit, additive, no per-key decay, no normalizer) carves its own
+  // regions out of the same launch size: the size covers both, so codegen and the tuner need not know
+  // which path a variant's feature maps select.
+  if (fused && eb == 2 && !delta && !vector_decay && !normalize) {
+    const int regs = fused_regs_layout(KF, C, BV).total;
+    if (regs > l.total) l.total = regs;
+  }
   (void)warps;
   return l;
 }

@@ -230,6 +230,54 @@ LINREC_DEV void mma_m16n8k16(float (&d)[4], const unsigned (&a)[4], const unsign
 }
 #endif
 
+/// The m16n8k16 A fragment of rows m0.., columns k0.. of an A-view: one ldmatrix where the view allows it,
+/// else gathered pair by pair (element layout as in WarpAcc: rows g, g + 8; columns 2t, 2t + 8).
+template <class VA>
+LINREC_DEV void frag_a(const VA& a, unsigned (&af)[4], int m0, int k0) {
+  if constexpr (VA::kLdsm) {
+#ifndef LINREC_KERNEL_EMULATION
+    a.load_a(af, m0, k0);
+#endif
+  } else {
+    const int m = m0 + (lane_id() >> 2), k = k0 + 2 * (lane_id() & 3);
+    af[0] = a.pair(m, k);
+    af[1] = a.pair(m + 8, k);
+    af[2] = a.pair(m, k + 8);
+    af[3] = a.pair(m + 8, k + 8);
+  }
+}
+
+/// The B fragments of rows k0.. (16) for columns n0.. (bf[0], bf[1]) and n0 + 8.. (bf[2], bf[3]).
+template <class VB>
+LINREC_DEV void frag_b2(const VB& b, unsigned (&bf)[4], int k0, int n0) {
+  if constexpr (VB::kLdsm) {
+#ifndef LINREC_KERNEL_EMULATION
+    b.load_b2(bf, k0, n0);
+#endif
+  } else {
+    const int n = n0 + (lane_id() >> 2), k = k0 + 2 * (lane_id() & 3);
+    bf[0] = b.pair(k, n);
+    bf[1] = b.pair(k + 8, n);
+    bf[2] = b.pair(k, n + 8);
+    bf[3] = b.pair(k + 8, n + 8);
+  }
+}
+
+/// A packed pair of 16-bit elements times (lo, hi), repacked (decay factors applied to loaded fragments).
+template <DType D>
+LINREC_DEV unsigned scale_pair(unsigned x, float lo, float hi) {
+  using E = typename Storage<D>::type;
+  return pack2<D>(to_float<D>((E)(x & 0xffffu)) * lo, to_float<D>((E)(x >> 16)) * hi);
+}
+
+/// d += a * b over two adjacent n8 tiles (b as frag_b2 returns it).
+template <DType D>
+LINREC_DEV void mma_pair(float (&d0)[4], float (&d1)[4], const unsigned (&a)[4], const unsigned (&b)[4]) {
+  const unsigned b0[2] = {b[0], b[1]}, b1[2] = {b[2], b[3]};
+  mma_m16n8k16<D>(d0, a, b0);
+  mma_m16n8k16<D>(d1, a, b1);
+}
+
 /// acc += A[:, kb:ke] * B[kb:ke, :] for the warp's tile. With the tensor cores (D != FP32) kb and ke must be
 /// multiples of 16 and the views must give 0 wherever the operand is padding.
 template <DType D, int MT, int NT, class VA, class VB>

@@ -1,0 +1,333 @@
+// linrec/kernel/fused_regs.cuh: fused sequential prefill with the state in registers, for 16-bit additive
+// variants whose q~ and k~ are the raw rows and whose decay is none, a constant or one scalar per token
+// (linear attention, retention, simple GLA / Mamba2-style gates). chunk_fwd_fused dispatches here when
+// fused_in_registers<Variant, Config>() holds; everything else takes the phase-by-phase kernel.
+//
+// Why a second fused kernel: the phase kernel (chunk_phases.cuh) passes 5-7 barriers per chunk and
+// round-trips the scores and the fp32 state through shared memory; ncu had it latency bound with HMMA at
+// ~3 % of the issued instructions (docs/performance.md). Here, per chunk:
+//   - each warp owns 16-row stripes of the chunk: the scores q k^T and q Sb share one pass over q's
+//     fragments; the scores stay in registers, are decayed and masked there, and feed the A U product as
+//     A fragments directly (the accumulator layout of m16n8 is the A layout of m16n8k16);
+//   - the state S^T (V-tile x K) lives in mma accumulators across the whole sequence; the update
+//     S^T <- Gamma_last S^T + (U e^{b_last - b})^T k applies its decay to the loaded U fragments;
+//   - q, k, v of the next chunk and its decay arrive during this one (cp.async, two stages; warp 0 issues
+//     the next chunk's gate loads early and writes their cumsum at the end of the chunk);
+//   - two barriers: one before the chunk (its tiles and the state copy Sb visible), one before Sb is
+//     rewritten from the registers.
+#pragma once
+
+#include "linrec/kernel/chunk_phases.cuh"
+
+namespace linrec {
+namespace kern {
+
+/// How the warps split the work of one chunk.
+template <class Variant, class Config>
+struct FusedRegsShape {
+  static constexpr int K = Variant::K, C = Config::C, BV = Config::BV, W = Config::Warps;
+  /// 16-row stripes of the chunk, warps along them, and column groups (warps sharing a stripe split
+  /// the V-tile's output columns and each recompute the stripe's scores).
+  static constexpr int RS = C / 16;
+  static constexpr int RW = W < RS ? W : RS;
+  static constexpr int CG = W / RW;
+  static constexpr int SPW = RS / RW;
+  static constexpr int BVW = BV / CG;
+  /// The state S^T (BV x K) in WM x WN warp tiles of (16 MT) x (8 NTS).
+  static constexpr int WM0 = BV / 32 > 1 ? BV / 32 : 1;
+  static constexpr int WM = WM0 < W ? WM0 : W;
+  static constexpr int WN = W / WM;
+  static constexpr int MT = BV / (16 * WM);
+  static constexpr int NTS = K / (8 * WN);
+  /// Register budget: at most 64 state and 64 output accumulators per thread (launch bounds allow 255).
+  static constexpr bool kOk = BVW >= 16 && BVW % 16 == 0 && BV % (16 * WM) == 0 && K % (16 * WN) == 0 &&
+                              MT * NTS * 4 <= 64 && BVW / 2 <= 64 && C / 2 <= 64;
+};
+
+/// Whether chunk_fwd_fused takes chunk_fwd_fused_regs for this Variant and Config.
+template <class Variant, class Config>
+LINREC_HD constexpr bool fused_in_registers() {
+  return !Variant::kDelta && Config::kDType != DType::FP32 && kRawOperand<Variant, true> &&
+         kRawOperand<Variant, false> && !Variant::kHasBeta && !Variant::kNormalize && Variant::KF == Variant::K &&
+         Variant::kDecay != DecayKind::Vector && Variant::V % 8 == 0 && FusedRegsShape<Variant, Config>::kOk;
+}
+
+/// Fused sequential prefill, state in registers (see the file comment). Same grid, launch size and
+/// contract as chunk_fwd_fused.
+template <class Variant, class Config>
+LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
+  using Sh = FusedRegsShape<Variant, Config>;
+  constexpr DType D = Config::kDType;
+  using E = typename Storage<D>::type;
+  constexpr int K = Sh::K, V = Variant::V, C = Sh::C, BV = Sh::BV, W = Sh::W, NT = W * 32;
+  constexpr int MT = Sh::MT, NTS = Sh::NTS, NC = C / 8, NO = Sh::BVW / 8;
+  constexpr int EPL = C < 32 ? 1 : C / 32;  // tokens per lane of warp 0's gate evaluation
+  constexpr bool kDecay = Variant::kDecay != DecayKind::None;
+  constexpr FusedRegsLayout L = fused_regs_layout(K, C, BV);
+  static_assert(L.total <= chunk_layout(ChunkKernel::Fused, K, K, C, BV, W, false, false, false, 2).bytes(),
+                "chunk_fwd_fused_regs: its layout must fit the fused launch size");
+  constexpr int LDK = L.ld_k, LDU = L.ld_u;
+  unsigned char* const sm = reinterpret_cast<unsigned char*>(dynamic_smem());
+
+  // The V-tiles of one (sequence, head) are adjacent in launch order, so they run together and all but
+  // the first read q and k from L2 (grid.y walking the V-tiles would schedule them a whole wave apart).
+  const int nvt = (int)gridDim.y;
+  const int lin = (int)blockIdx.x + (int)gridDim.x * (int)blockIdx.y;
+  const int nh = lin / nvt, vt = lin - (lin / nvt) * nvt;
+  const int n = nh / p.H, h = nh - (nh / p.H) * p.H, v0 = vt * BV;
+  const SeqRange seq = sequence_range(p, n);
+  const long long bos = seq.bos;
+  const int len = seq.len;
+  const int vcols = V - v0 < BV ? V - v0 : BV;
+  const int warp = warp_id(), lane = lane_id(), g = lane >> 2, t = lane & 3;
+
+  auto qs = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.q); };
+  auto ks = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.k); };
+  auto us = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.u); };
+  auto gs = [&](int s) { return reinterpret_cast<float*>(sm + s * L.stage + L.g); };
+  E* const sb = reinterpret_cast<E*>(sm + L.sb);
+
+  auto rows_at = [&](int t0) { return len - t0 < C ? len - t0 : C; };
+  // Chunk c's q, k and V-tile into stage s (one cp.async group; rows past the sequence are zero).
+  auto fetch = [&](int c, int s) {
+    const int t0 = c * C, rows = rows_at(t0);
+    const long long row0 = (bos + t0) * p.H + h;
+    load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs(s), LDK);
+    load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks(s), LDK);
+    load_tile_async<D, C, BV, NT>(p.v, row0 * V + v0, (long long)p.H * V, rows, vcols, us(s), LDU);
+    cp_async_commit();
+  };
+  // Warp 0: the log decay of chunk c's tokens, lane l holding tokens l * EPL ... (0 past the sequence).
+  // Evaluated at clamped indices with no branch around the expression, so all its loads issue at once.
+  auto gate_eval = [&](int c, float(&gv)[EPL]) {
+    if constexpr (kDecay) {  // variants without a decay have no decay()
+      const int t0 = c * C, rows = rows_at(t0);
+#pragma unroll
+      for (int j = 0; j < EPL; ++j) {
+        const int i = lane * EPL + j;
+        const bool ok = i < rows;
+        const TokenCtx ctx{nullptr, nullptr, p.inputs, p.params, bos + t0 + (ok ? i : 0), h, p.H, K, D};
+        const float x = Variant::decay(ctx, 0);
+        gv[j] = ok ? x : 0.0f;
+      }
+    }
+  };
+  // Warp 0: the in-chunk cumsum b, e^b and e^{b_last - b} into stage s.
+  auto gate_store = [&](const float(&gv)[EPL], int s) {
+    float v[EPL], sum = 0.0f;
+#pragma unroll
+    for (int j = 0; j < EPL; ++j) {
+      sum += gv[j];
+      v[j] = sum;
+    }
+    const float incl = warp_inclusive_scan(sum);
+    const float last = __shfl_sync(kFullMask, incl, 31);
+    float* gb = gs(s);
+#pragma unroll
+    for (int j = 0; j < EPL; ++j) {
+      const int i = lane * EPL + j;
+      if (i < C) {
+        const float b = incl - sum + v[j];
+        gb[i] = b;
+        gb[C + i] = kexp<D>(b);
+        gb[2 * C + i] = kexp<D>(last - b);
+      }
+    }
+  };
+
+  // This warp's tile of S^T: V-tile rows sm0.., key columns sn0...
+  const int sm0 = (warp % Sh::WM) * MT * 16, sn0 = (warp / Sh::WM) * NTS * 8;
+  float st[MT][NTS][4];
+  const long long sbase = ((long long)n * p.H + h) * K * (long long)V;
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < NTS; ++nt)
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        const int v = sm0 + 16 * mt + g + 8 * (r >> 1), d = sn0 + 8 * nt + 2 * t + (r & 1);
+        st[mt][nt][r] = (p.h0 != nullptr && v0 + v < V) ? p.h0[sbase + (long long)d * V + v0 + v] : 0.0f;
+      }
+  // Sb[v][d] from the registers: key pairs are adjacent in both.
+  auto store_sb = [&]() {
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < NTS; ++nt)
+#pragma unroll
+        for (int hf = 0; hf < 2; ++hf) {
+          const int v = sm0 + 16 * mt + g + 8 * hf, d = sn0 + 8 * nt + 2 * t;
+          store_pair<D>(sb, v * LDK + d, st[mt][nt][2 * hf], st[mt][nt][2 * hf + 1]);
+        }
+  };
+
+  const int rw = warp % Sh::RW, c0 = (warp / Sh::RW) * Sh::BVW;  // stripe lane and output columns
+  // Stripes of this warp; with two, a short and a long one (the causal work of stripe I grows with I).
+  auto stripe = [&](int si) { return Sh::SPW == 2 ? (si == 0 ? rw : Sh::RS - 1 - rw) : rw + Sh::RW * si; };
+
+  const int nchunks = (len + C - 1) / C;
+  float gv[EPL];
+  if (nchunks > 0) {
+    fetch(0, 0);
+    if constexpr (kDecay)
+      if (warp == 0) {
+        gate_eval(0, gv);
+        gate_store(gv, 0);
+      }
+  }
+  store_sb();
+#pragma unroll 1
+  for (int c = 0; c < nchunks; ++c) {
+    const int s = c & 1, t0 = c * C, rows = rows_at(t0);
+    const bool more = c + 1 < nchunks;
+    cp_async_wait_all();
+    block_sync();  // chunk c's tiles, its gates and Sb = S_c are visible; stage s ^ 1 is free
+    if (more) fetch(c + 1, s ^ 1);
+    if constexpr (kDecay)
+      if (warp == 0 && more) gate_eval(c + 1, gv);
+    const E* q = qs(s);
+    const E* k = ks(s);
+    const E* u = us(s);
+    const float* gb = gs(s);
+
+    // ---- outputs: o = scale (e^b q Sb + (q k^T . decay, causal) U) for each stripe
+#pragma unroll 1
+    for (int si = 0; si < Sh::SPW; ++si) {
+      const int I = stripe(si);
+      float pa[NC][4], oa[NO][4];
+#pragma unroll
+      for (int j = 0; j < NC; ++j)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) pa[j][r] = 0.0f;
+#pragma unroll
+      for (int j = 0; j < NO; ++j)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) oa[j][r] = 0.0f;
+      const RowsView<D> qv{q + 16 * I * LDK, LDK};
+      const ColsView<D> kv{k, LDK};              // (d, j) = k[j][d]
+      const ColsView<D> sv{sb + c0 * LDK, LDK};  // (d, v) = Sb[v][d]
+#pragma unroll
+      for (int kk = 0; kk < K; kk += 16) {
+        unsigned a[4];
+        frag_a(qv, a, 0, kk);
+#pragma unroll
+        for (int np = 0; np < NC / 2; ++np)
+          if (np <= I) {
+            unsigned b[4];
+            frag_b2(kv, b, kk, 16 * np);
+            mma_pair<D>(pa[2 * np], pa[2 * np + 1], a, b);
+          }
+#pragma unroll
+        for (int np = 0; np < NO / 2; ++np) {
+          unsigned b[4];
+          frag_b2(sv, b, kk, 16 * np);
+          mma_pair<D>(oa[2 * np], oa[2 * np + 1], a, b);
+        }
+      }
+      const int i0 = 16 * I + g, i1 = i0 + 8;
+      if constexpr (kDecay) {
+        const float e0 = gb[C + i0], e1 = gb[C + i1];
+#pragma unroll
+        for (int j = 0; j < NO; ++j) {
+          oa[j][0] *= e0;
+          oa[j][1] *= e0;
+          oa[j][2] *= e1;
+          oa[j][3] *= e1;
+        }
+      }
+      const float b0 = kDecay ? gb[i0] : 0.0f, b1 = kDecay ? gb[i1] : 0.0f;
+#pragma unroll
+      for (int nt = 0; nt < NC; ++nt)
+        if (nt / 2 <= I) {
+          const int j = 8 * nt + 2 * t;
+          float bj0 = 0.0f, bj1 = 0.0f;
+          if constexpr (kDecay) bj0 = gb[j], bj1 = gb[j + 1];
+          pa[nt][0] = j > i0 ? 0.0f : kDecay ? pa[nt][0] * kexp<D>(b0 - bj0) : pa[nt][0];
+          pa[nt][1] = j + 1 > i0 ? 0.0f : kDecay ? pa[nt][1] * kexp<D>(b0 - bj1) : pa[nt][1];
+          pa[nt][2] = j > i1 ? 0.0f : kDecay ? pa[nt][2] * kexp<D>(b1 - bj0) : pa[nt][2];
+          pa[nt][3] = j + 1 > i1 ? 0.0f : kDecay ? pa[nt][3] * kexp<D>(b1 - bj1) : pa[nt][3];
+        }
+      const RowsBView<D> uv{u + c0, LDU};  // (j, v) = U[j][v]
+#pragma unroll
+      for (int kq = 0; kq < NC / 2; ++kq)
+        if (kq <= I) {
+          const unsigned a[4] = {pack2<D>(pa[2 * kq][0], pa[2 * kq][1]), pack2<D>(pa[2 * kq][2], pa[2 * kq][3]),
+                                 pack2<D>(pa[2 * kq + 1][0], pa[2 * kq + 1][1]),
+                                 pack2<D>(pa[2 * kq + 1][2], pa[2 * kq + 1][3])};
+#pragma unroll
+          for (int np = 0; np < NO / 2; ++np) {
+            unsigned b[4];
+            frag_b2(uv, b, 16 * kq, 16 * np);
+            mma_pair<D>(oa[2 * np], oa[2 * np + 1], a, b);
+          }
+        }
+      // Adjacent columns go out as one 4-byte store (V % 8 == 0 and v0 + c even keep them aligned).
+#pragma unroll
+      for (int hf = 0; hf < 2; ++hf) {
+        const int i = hf ? i1 : i0;
+        if (i >= rows) continue;
+        const long long row = ((bos + t0 + i) * p.H + h) * V + v0 + c0;
+#pragma unroll
+        for (int nt = 0; nt < NO; ++nt) {
+          const int cc = 8 * nt + 2 * t;
+          if (c0 + cc < vcols) store_pair<D>(p.o, row + cc, p.scale * oa[nt][2 * hf], p.scale * oa[nt][2 * hf + 1]);
+        }
+      }
+    }
+
+    // ---- state: S^T <- Gamma_last S^T + (U e^{b_last - b})^T k
+    if constexpr (kDecay) {
+      const float gam = gb[C + C - 1];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < NTS; ++nt)
+#pragma unroll
+          for (int r = 0; r < 4; ++r) st[mt][nt][r] *= gam;
+    }
+    const TransRowsView<D> ut{u + sm0, LDU};  // (v, j) = U[j][v]
+    const RowsBView<D> kb{k + sn0, LDK};      // (j, d) = k[j][d]
+#pragma unroll
+    for (int kk = 0; kk < C; kk += 16) {
+      unsigned a[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) frag_a(ut, a[mt], 16 * mt, kk);
+      if constexpr (kDecay) {
+        const float* f = gb + 2 * C + kk + 2 * t;
+        const float f0 = f[0], f1 = f[1], f2 = f[8], f3 = f[9];
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          a[mt][0] = scale_pair<D>(a[mt][0], f0, f1);
+          a[mt][1] = scale_pair<D>(a[mt][1], f0, f1);
+          a[mt][2] = scale_pair<D>(a[mt][2], f2, f3);
+          a[mt][3] = scale_pair<D>(a[mt][3], f2, f3);
+        }
+      }
+#pragma unroll
+      for (int np = 0; np < NTS / 2; ++np) {
+        unsigned b[4];
+        frag_b2(kb, b, kk, 16 * np);
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) mma_pair<D>(st[mt][2 * np], st[mt][2 * np + 1], a[mt], b);
+      }
+    }
+    block_sync();  // every warp has read Sb = S_c
+    store_sb();
+    if constexpr (kDecay)
+      if (warp == 0 && more) gate_store(gv, s ^ 1);
+  }
+  if (p.ht != nullptr) {
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < NTS; ++nt)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+          const int v = sm0 + 16 * mt + g + 8 * (r >> 1), d = sn0 + 8 * nt + 2 * t + (r & 1);
+          if (v0 + v < V) p.ht[sbase + (long long)d * V + v0 + v] = st[mt][nt][r];
+        }
+  }
+}
+
+}  // namespace kern
+}  // namespace linrec
