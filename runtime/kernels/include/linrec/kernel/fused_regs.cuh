@@ -11,8 +11,9 @@
 //     A fragments directly (the accumulator layout of m16n8 is the A layout of m16n8k16);
 //   - the state S^T (V-tile x K) lives in mma accumulators across the whole sequence; the update
 //     S^T <- Gamma_last S^T + (U e^{b_last - b})^T k applies its decay to the loaded U fragments;
-//   - q, k, v of the next chunk and its decay arrive during this one (cp.async, two stages; warp 0 issues
-//     the next chunk's gate loads early and writes their cumsum at the end of the chunk);
+//   - q, k, v of the next Stages - 1 chunks and their decays arrive during this one (cp.async, Config::Stages
+//     from 2 to 4: two let two blocks share an SM, more hide the load latency of a lone block at long T;
+//     warp 0 issues the gate loads early and writes their cumsum at the end of the chunk);
 //   - two barriers: one before the chunk (its tiles and the state copy Sb visible), one before Sb is
 //     rewritten from the registers.
 #pragma once
@@ -22,26 +23,17 @@
 namespace linrec {
 namespace kern {
 
-/// How the warps split the work of one chunk.
+/// How the warps split the work of one chunk (layout.cuh fused_regs_split).
 template <class Variant, class Config>
 struct FusedRegsShape {
   static constexpr int K = Variant::K, C = Config::C, BV = Config::BV, W = Config::Warps;
+  static constexpr FusedRegsSplit S = fused_regs_split(K, C, BV, W);
   /// 16-row stripes of the chunk, warps along them, and column groups (warps sharing a stripe split
   /// the V-tile's output columns and each recompute the stripe's scores).
-  static constexpr int RS = C / 16;
-  static constexpr int RW = W < RS ? W : RS;
-  static constexpr int CG = W / RW;
-  static constexpr int SPW = RS / RW;
-  static constexpr int BVW = BV / CG;
+  static constexpr int RS = S.rs, RW = S.rw, CG = S.cg, SPW = S.spw, BVW = S.bvw;
   /// The state S^T (BV x K) in WM x WN warp tiles of (16 MT) x (8 NTS).
-  static constexpr int WM0 = BV / 32 > 1 ? BV / 32 : 1;
-  static constexpr int WM = WM0 < W ? WM0 : W;
-  static constexpr int WN = W / WM;
-  static constexpr int MT = BV / (16 * WM);
-  static constexpr int NTS = K / (8 * WN);
-  /// Register budget: at most 64 state and 64 output accumulators per thread (launch bounds allow 255).
-  static constexpr bool kOk = BVW >= 16 && BVW % 16 == 0 && BV % (16 * WM) == 0 && K % (16 * WN) == 0 &&
-                              MT * NTS * 4 <= 64 && BVW / 2 <= 64 && C / 2 <= 64;
+  static constexpr int WM = S.wm, WN = S.wn, MT = S.mt, NTS = S.nts;
+  static constexpr bool kOk = fused_regs_shape_ok(K, C, BV, W);
 };
 
 /// Whether chunk_fwd_fused takes chunk_fwd_fused_regs for this Variant and Config.
@@ -63,10 +55,12 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
   constexpr int MT = Sh::MT, NTS = Sh::NTS, NC = C / 8, NO = Sh::BVW / 8;
   constexpr int EPL = C < 32 ? 1 : C / 32;  // tokens per lane of warp 0's gate evaluation
   constexpr bool kDecay = Variant::kDecay != DecayKind::None;
-  constexpr FusedRegsLayout L = fused_regs_layout(K, C, BV);
-  static_assert(L.total <= chunk_layout(ChunkKernel::Fused, K, K, C, BV, W, false, false, false, 2).bytes(),
+  constexpr FusedRegsLayout L = fused_regs_layout(K, C, BV, Config::Stages);
+  static_assert(L.total <= chunk_layout(ChunkKernel::Fused, K, K, C, BV, W, false, false, false, 2, 1 << 30,
+                                        Config::Stages)
+                               .bytes(),
                 "chunk_fwd_fused_regs: its layout must fit the fused launch size");
-  constexpr int LDK = L.ld_k, LDU = L.ld_u;
+  constexpr int LDK = L.ld_k, LDU = L.ld_u, NS = L.ns;
   unsigned char* const sm = reinterpret_cast<unsigned char*>(dynamic_smem());
 
   // The V-tiles of one (sequence, head) are adjacent in launch order, so they run together and all but
@@ -88,13 +82,17 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
   E* const sb = reinterpret_cast<E*>(sm + L.sb);
 
   auto rows_at = [&](int t0) { return len - t0 < C ? len - t0 : C; };
-  // Chunk c's q, k and V-tile into stage s (one cp.async group; rows past the sequence are zero).
+  const int nchunks = (len + C - 1) / C;
+  // Chunk c's q, k and V-tile into stage s as one cp.async group (rows past the sequence are zero); past
+  // the last chunk the group is empty, so that every iteration commits one and wait_group counts chunks.
   auto fetch = [&](int c, int s) {
-    const int t0 = c * C, rows = rows_at(t0);
-    const long long row0 = (bos + t0) * p.H + h;
-    load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs(s), LDK);
-    load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks(s), LDK);
-    load_tile_async<D, C, BV, NT>(p.v, row0 * V + v0, (long long)p.H * V, rows, vcols, us(s), LDU);
+    if (c < nchunks) {
+      const int t0 = c * C, rows = rows_at(t0);
+      const long long row0 = (bos + t0) * p.H + h;
+      load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs(s), LDK);
+      load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks(s), LDK);
+      load_tile_async<D, C, BV, NT>(p.v, row0 * V + v0, (long long)p.H * V, rows, vcols, us(s), LDU);
+    }
     cp_async_commit();
   };
   // Warp 0: the log decay of chunk c's tokens, lane l holding tokens l * EPL ... (0 past the sequence).
@@ -165,26 +163,27 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
   // Stripes of this warp; with two, a short and a long one (the causal work of stripe I grows with I).
   auto stripe = [&](int si) { return Sh::SPW == 2 ? (si == 0 ? rw : Sh::RS - 1 - rw) : rw + Sh::RW * si; };
 
-  const int nchunks = (len + C - 1) / C;
   float gv[EPL];
-  if (nchunks > 0) {
-    fetch(0, 0);
+#pragma unroll
+  for (int c = 0; c < NS - 1; ++c) {
+    fetch(c, c);
     if constexpr (kDecay)
-      if (warp == 0) {
-        gate_eval(0, gv);
-        gate_store(gv, 0);
+      if (warp == 0 && c < nchunks) {
+        gate_eval(c, gv);
+        gate_store(gv, c);
       }
   }
   store_sb();
 #pragma unroll 1
-  for (int c = 0; c < nchunks; ++c) {
-    const int s = c & 1, t0 = c * C, rows = rows_at(t0);
-    const bool more = c + 1 < nchunks;
-    cp_async_wait_all();
-    block_sync();  // chunk c's tiles, its gates and Sb = S_c are visible; stage s ^ 1 is free
-    if (more) fetch(c + 1, s ^ 1);
+  for (int c = 0, s = 0; c < nchunks; ++c, s = s + 1 == NS ? 0 : s + 1) {
+    const int t0 = c * C, rows = rows_at(t0);
+    // Chunk c + NS - 1 goes to the stage chunk c - 1 used.
+    const int ahead = c + NS - 1, sa = s == 0 ? NS - 1 : s - 1;
+    cp_async_wait_group<NS - 2>();
+    block_sync();  // chunk c's tiles, its gates and Sb = S_c are visible; stage sa is free
+    fetch(ahead, sa);
     if constexpr (kDecay)
-      if (warp == 0 && more) gate_eval(c + 1, gv);
+      if (warp == 0 && ahead < nchunks) gate_eval(ahead, gv);
     const E* q = qs(s);
     const E* k = ks(s);
     const E* u = us(s);
@@ -314,7 +313,7 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
     block_sync();  // every warp has read Sb = S_c
     store_sb();
     if constexpr (kDecay)
-      if (warp == 0 && more) gate_store(gv, s ^ 1);
+      if (warp == 0 && ahead < nchunks) gate_store(gv, sa);
   }
   if (p.ht != nullptr) {
 #pragma unroll

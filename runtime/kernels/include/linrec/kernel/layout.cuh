@@ -107,19 +107,48 @@ LINREC_HD constexpr int scan_slice_rows(int KF, int block_k) {
   return block_k < padded_feature_width(KF) ? block_k : padded_feature_width(KF);
 }
 
-/// The fused kernel's register-state path (chunk_fwd_fused_regs, 16-bit inputs): two pipeline stages of
-/// q, k ([C][K'p]) and the V-tile ([C][BV]) plus the chunk's decay factors (b, e^b, e^{b_last - b}: 3 C
-/// floats), then one 16-bit copy of the state ([BV][K'p]) that the q S product reads.
+/// The fused kernel's register-state path (chunk_fwd_fused_regs, 16-bit inputs): `stages` (2 to 4) pipeline
+/// stages of q, k ([C][K'p]) and the V-tile ([C][BV]) plus the chunk's decay factors (b, e^b, e^{b_last - b}:
+/// 3 C floats), then one 16-bit copy of the state ([BV][K'p]) that the q S product reads.
 struct FusedRegsLayout {
+  int ns = 0;     ///< pipeline stages
   int ld_k = 0;   ///< row stride (elements) of the q, k and Sb tiles
   int ld_u = 0;   ///< row stride (elements) of the V-tile
   int q = 0, k = 0, u = 0, g = 0;  ///< offsets within a stage
   int stage = 0;  ///< bytes per stage
-  int sb = 0;     ///< offset of Sb (after the two stages)
+  int sb = 0;     ///< offset of Sb (after the stages)
   int total = 0;
 };
-LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV) {
+/// Whether the register-state fused kernel can split a chunk of C rows and a BV-wide V-tile among `warps`
+/// warps (fused_regs.cuh FusedRegsShape): warps take 16-row stripes, and warps sharing a stripe split the
+/// V-tile in column groups of a multiple of 16; the state S^T (BV x K) is spread over the warps as mma tiles
+/// of at most 64 accumulators per thread, and the scores and outputs take at most 64 more each.
+struct FusedRegsSplit {
+  int rs, rw, cg, spw, bvw, wm, wn, mt, nts;
+};
+LINREC_HD constexpr FusedRegsSplit fused_regs_split(int K, int C, int BV, int warps) {
+  FusedRegsSplit s{};
+  s.rs = C / 16;
+  s.rw = warps < s.rs ? warps : s.rs;
+  s.cg = warps / s.rw;
+  s.spw = s.rs / s.rw;
+  s.bvw = BV / s.cg;
+  const int wm0 = BV / 32 > 1 ? BV / 32 : 1;
+  s.wm = wm0 < warps ? wm0 : warps;
+  s.wn = warps / s.wm;
+  s.mt = BV / (16 * s.wm);
+  s.nts = K / (8 * s.wn);
+  return s;
+}
+LINREC_HD constexpr bool fused_regs_shape_ok(int K, int C, int BV, int warps) {
+  const FusedRegsSplit s = fused_regs_split(K, C, BV, warps);
+  return s.bvw >= 16 && s.bvw % 16 == 0 && BV % (16 * s.wm) == 0 && K % (16 * s.wn) == 0 && s.mt * s.nts * 4 <= 64 &&
+         s.bvw / 2 <= 64 && C / 2 <= 64;
+}
+
+LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV, int stages = 2) {
   FusedRegsLayout l{};
+  l.ns = stages < 2 ? 2 : stages > 4 ? 4 : stages;
   const int kfp = padded_feature_width(KF);
   l.ld_k = smem_row_stride(kfp, 2);
   l.ld_u = smem_row_stride(BV, 2);
@@ -128,7 +157,7 @@ LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV) {
   l.u = l.k + round_up(2 * C * l.ld_k, 16);
   l.g = l.u + round_up(2 * C * l.ld_u, 16);
   l.stage = l.g + round_up(3 * 4 * C, 16);
-  l.sb = 2 * l.stage;
+  l.sb = l.ns * l.stage;
   l.total = l.sb + round_up(2 * BV * l.ld_k, 16);
   return l;
 }
@@ -136,10 +165,10 @@ LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV) {
 /// The layout of one chunk kernel. K: input key width; KF: feature width K'; C, BV, warps from Config;
 /// elem_bytes: 2 for bf16/fp16 inputs, 4 for fp32. Pass the exact value: 16-bit kernels also hold a 16-bit
 /// copy of the state (Sb), so the fp32 figure is not an upper bound for them. block_k: Config::BK (only the
-/// state scan's layout depends on it).
+/// state scan's layout depends on it). stages: Config::Stages (only the register-state fused path uses it).
 LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, int C, int BV, int warps,
                                              bool vector_decay, bool delta, bool normalize, int elem_bytes = 4,
-                                             int block_k = 1 << 30) {
+                                             int block_k = 1 << 30, int stages = 2) {
   ChunkLayout l{};
   const int eb = elem_bytes == 2 ? 2 : 4;
   l.eb = eb;
@@ -195,7 +224,7 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   // regions out of the same launch size: the size covers both, so codegen and the tuner need not know
   // which path a variant's feature maps select.
   if (fused && eb == 2 && !delta && !vector_decay && !normalize) {
-    const int regs = fused_regs_layout(KF, C, BV).total;
+    const int regs = fused_regs_layout(KF, C, BV, stages).total;
     if (regs > l.total) l.total = regs;
   }
   (void)warps;
@@ -222,8 +251,10 @@ LINREC_HD constexpr int output_block_v(int K, int KF, int C, int BV, int V, int 
 
 /// Dynamic shared memory bytes of chunk_fwd_fused (elem_bytes as for chunk_layout).
 LINREC_HD constexpr int fused_smem_bytes(int K, int KF, int C, int BV, int warps, bool vector_decay, bool delta,
-                                         bool normalize, int elem_bytes = 4) {
-  return chunk_layout(ChunkKernel::Fused, K, KF, C, BV, warps, vector_decay, delta, normalize, elem_bytes).bytes();
+                                         bool normalize, int elem_bytes = 4, int stages = 2) {
+  return chunk_layout(ChunkKernel::Fused, K, KF, C, BV, warps, vector_decay, delta, normalize, elem_bytes, 1 << 30,
+                      stages)
+      .bytes();
 }
 
 /// Where the state-passing workspace FwdParams::ws keeps what (byte offsets, each 16-byte aligned).
