@@ -5,8 +5,6 @@
 #include <set>
 #include <tuple>
 
-#include "linrec/dsl/Expr.h"
-#include "linrec/kernel/layout.cuh"
 #include "linrec/runtime/Runtime.h"
 
 namespace linrec::tuner {
@@ -38,32 +36,10 @@ int coveringTile(const std::vector<int>& block_vs, int V) {
   return best;
 }
 
-}  // namespace
-
-bool stagesMatter(const dsl::Spec& spec, const codegen::HeadDims& dims, codegen::DType dtype, codegen::Mode mode,
-                  const codegen::TuningConfig& c) {
-  // The register-state fused kernel (fused_regs.cuh fused_in_registers) is the only one with a pipeline
-  // depth: 16-bit, additive, no beta, no normalizer, no per-key decay, identity maps on the raw rows.
-  // The parser gives an identity map the plain reference `q` / `k` as its pre-map.
-  auto raw = [](const dsl::FeatureMap& m, const char* self) {
-    return m.kind == dsl::FeatureMap::Kind::Identity &&
-           (!m.pre || (m.pre->kind == dsl::Expr::Kind::Ref && m.pre->name == self));
-  };
-  return mode == codegen::Mode::Prefill && c.strategy == codegen::Strategy::Fused && dtype != codegen::DType::FP32 &&
-         spec.rule == dsl::UpdateRule::Additive && spec.decay != dsl::DecayKind::Vector && !spec.normalize &&
-         (!spec.beta || dsl::isConst(spec.beta, 1.0)) && raw(spec.q_map, "q") && raw(spec.k_map, "k") && dims.V % 8 == 0 &&
-         dims.K % 16 == 0 && kern::fused_regs_shape_ok(dims.K, c.chunk, c.block_v, c.warps);
-}
-
-namespace {
-
 // Why a config is dropped before codegen ("" when it is not).
-std::string ruleVerdict(const dsl::Spec& spec, const codegen::HeadDims& dims, codegen::DType dtype,
-                        codegen::Mode mode, const codegen::TuningConfig& c, const DeviceLimits& limits,
-                        int covering) {
+std::string ruleVerdict(const dsl::Spec& spec, const codegen::HeadDims& dims, codegen::Mode mode,
+                        const codegen::TuningConfig& c, const DeviceLimits& limits, int covering) {
   const bool decode = mode == codegen::Mode::Decode;
-  if (c.stages != 2 && !stagesMatter(spec, dims, dtype, mode, c))
-    return "stages=" + std::to_string(c.stages) + ": only the register-state fused kernel pipelines more than two chunks";
   if (c.block_v > dims.V && c.block_v != covering)
     return "BV=" + std::to_string(c.block_v) + " is wider than V=" + std::to_string(dims.V);
   if (c.block_v != covering && dims.V % c.block_v != 0)
@@ -139,13 +115,11 @@ SearchSpace enumerateSearchSpace(const dsl::Spec& spec, const codegen::HeadDims&
   const std::vector<int> chunks = decode ? std::vector<int>{codegen::TuningConfig{}.chunk} : options.chunks;
   const std::vector<codegen::Strategy> strategies =
       decode ? std::vector<codegen::Strategy>{codegen::Strategy::Fused} : options.strategies;
-  // Only a fused prefill may pipeline deeper than two stages (ruleVerdict narrows it to the kernel that does).
-  const std::vector<int> two{codegen::TuningConfig{}.stages};
   for (codegen::Strategy st : strategies)
     for (int c : chunks)
       for (int bv : options.block_vs)
         for (int w : options.warps)
-          for (int s : decode || st != codegen::Strategy::Fused ? two : options.stages)
+          for (int s : options.stages)
             for (int bk : options.block_ks) {
               codegen::TuningConfig cfg;
               cfg.strategy = st;
@@ -172,7 +146,7 @@ SearchSpace enumerateSearchSpace(const dsl::Spec& spec, const codegen::HeadDims&
   }
   const int covering = coveringTile(options.block_vs, dims.V);
   for (const codegen::TuningConfig& cfg : configs) {
-    if (std::string why = ruleVerdict(spec, dims, dtype, mode, cfg, limits, covering); !why.empty()) {
+    if (std::string why = ruleVerdict(spec, dims, mode, cfg, limits, covering); !why.empty()) {
       out.pruned.push_back({cfg, "rule", why});
       continue;
     }

@@ -220,7 +220,7 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
   if (!state_passing) {
     const std::string name = kernelName(tu, "fwd");
     if (name.empty()) return "TU has no fused forward entry";
-    const int smem = kern::fused_smem_bytes(K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb, s.Stages);
+    const int smem = kern::fused_smem_bytes(K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb);
     LINREC_TRY(dev.launch(name, gx, gy, 1, threads, static_cast<unsigned>(smem), &p, sizeof(p)));
     return dev.synchronize();
   }

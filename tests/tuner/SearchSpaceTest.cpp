@@ -139,43 +139,6 @@ TEST(SearchSpace, OddValueWidthsKeepTheTileThatCoversThem) {
   EXPECT_EQ(bvs, (std::set<int>{16, 64}));  // 16 divides 48; 64 is the one tile covering it
 }
 
-// Stages other than 2 are searched only where they select a different kernel: the register-state fused
-// prefill (16-bit, additive, raw identity q/k, no beta, normalizer or per-key decay).
-TEST(SearchSpace, DeeperPipelinesOnlyForTheRegisterStateFusedKernel) {
-  SearchSpaceOptions o;
-  o.chunks = {64};
-  o.block_vs = {64};
-  o.warps = {4};
-  o.stages = {2, 3, 4};
-  const DeviceLimits sm90 = DeviceLimits::forArch("sm_90");
-  auto stagesOf = [&](const char* name, DType dtype, Strategy st) {
-    o.strategies = {st};
-    SearchSpace s = enumerateSearchSpace(test::variant(name), {128, 128}, dtype, Mode::Prefill, sm90, o);
-    std::set<int> out;
-    for (const auto& c : s.candidates) out.insert(c.config.stages);
-    for (const auto& p : s.pruned)
-      if (p.config.stages != 2) EXPECT_TRUE(contains(p.reason, "stages=")) << p.reason;
-    return out;
-  };
-  for (const char* name : {"linear_attn", "retention", "simple_gla"})
-    EXPECT_EQ(stagesOf(name, DType::BF16, Strategy::Fused), (std::set<int>{2, 3, 4})) << name;
-  EXPECT_EQ(stagesOf("simple_gla", DType::FP32, Strategy::Fused), std::set<int>{2});
-  EXPECT_EQ(stagesOf("simple_gla", DType::BF16, Strategy::StatePassing), std::set<int>{2});
-  for (const char* name : {"gla", "delta_rule", "kda", "hedgehog"})
-    EXPECT_EQ(stagesOf(name, DType::BF16, Strategy::Fused), std::set<int>{2}) << name;
-  // A warp split the kernel does not take (8 warps over a 16-row chunk and a 16-wide tile) stays at 2.
-  codegen::TuningConfig c;
-  c.chunk = 16;
-  c.block_v = 16;
-  c.warps = 8;
-  EXPECT_FALSE(stagesMatter(test::variant("linear_attn"), {128, 128}, DType::BF16, Mode::Prefill, c));
-  c.chunk = 64;
-  c.block_v = 64;
-  c.warps = 4;
-  EXPECT_TRUE(stagesMatter(test::variant("linear_attn"), {128, 128}, DType::BF16, Mode::Prefill, c));
-  EXPECT_FALSE(stagesMatter(test::variant("linear_attn"), {128, 128}, DType::BF16, Mode::Decode, c));
-}
-
 TEST(SearchSpace, DecodeSpaceIsBlockVTimesWarps) {
   dsl::Spec spec = test::variant("gated_delta_rule");
   SearchSpace s = enumerateSearchSpace(spec, {128, 128}, DType::BF16, Mode::Decode, DeviceLimits::forArch("sm_90"));

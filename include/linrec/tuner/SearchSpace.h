@@ -38,15 +38,14 @@ struct DeviceLimits {
 };
 
 /// The values each knob may take. The defaults cover what the hand-written kernels accept
-/// (docs/kernel-abi.md). Stages other than 2 are kept only where stagesMatter(): the register-state fused
-/// kernel pipelines Stages - 1 chunks ahead; every other kernel ignores it, so timing those would only
-/// measure noise. BK only splits the state-passing scan's key rows; fused configs keep TuningConfig's
-/// default BK (they hold all of K' on chip).
+/// (docs/kernel-abi.md), except that stages has one value: the kernels accept others but do not use them yet
+/// (they load each chunk in one batch), so timing them would only measure noise. BK only splits the
+/// state-passing scan's key rows; fused configs keep TuningConfig's default BK (they hold all of K' on chip).
 struct SearchSpaceOptions {
   std::vector<int> chunks{16, 32, 64, 128};
   std::vector<int> block_vs{16, 32, 64, 128};
   std::vector<int> warps{2, 4, 8};
-  std::vector<int> stages{2, 4};
+  std::vector<int> stages{2};
   std::vector<int> block_ks{32, 64, 128};
   std::vector<codegen::Strategy> strategies{codegen::Strategy::Fused, codegen::Strategy::StatePassing};
 };
@@ -71,11 +70,6 @@ struct SearchSpace {
   std::vector<PrunedConfig> pruned;   ///< in enumeration order
   size_t enumerated = 0;              ///< distinct configs considered
 };
-
-/// Whether a config's Stages changes the kernel it selects: a 16-bit fused prefill of an additive variant
-/// with raw identity q/k and no beta, normalizer or per-key decay, in a warp split fused_regs.cuh accepts.
-bool stagesMatter(const dsl::Spec& spec, const codegen::HeadDims& dims, codegen::DType dtype, codegen::Mode mode,
-                  const codegen::TuningConfig& c);
 
 /// Enumerates the options' cross product (decode: block_v × warps only, since decode has no chunk or
 /// strategy), drops configs by rule (BV must divide V or be the one tile

@@ -36,7 +36,7 @@ template <class Variant, class Config>
 LINREC_HD constexpr int chunk_smem_bytes(ChunkKernel kind) {
   return chunk_layout(kind, Variant::K, Variant::KF, Config::C, Config::BV, Config::Warps,
                       Variant::kDecay == DecayKind::Vector, Variant::kDelta, Variant::kNormalize,
-                      Config::kDType == DType::FP32 ? 4 : 2, Config::BK, Config::Stages)
+                      Config::kDType == DType::FP32 ? 4 : 2, Config::BK)
       .bytes();
 }
 

@@ -11,9 +11,9 @@
 //     A fragments directly (the accumulator layout of m16n8 is the A layout of m16n8k16);
 //   - the state S^T (V-tile x K) lives in mma accumulators across the whole sequence; the update
 //     S^T <- Gamma_last S^T + (U e^{b_last - b})^T k applies its decay to the loaded U fragments;
-//   - q, k, v of the next Stages - 1 chunks and their decays arrive during this one (cp.async, Config::Stages
-//     from 2 to 4: two let two blocks share an SM, more hide the load latency of a lone block at long T;
-//     warp 0 issues the gate loads early and writes their cumsum at the end of the chunk);
+//   - q, k, v of the next chunk and its decay arrive during this one (cp.async into a ring of
+//     FusedRegsLayout::ns = 2 stages, so two blocks share an SM; layout.cuh says why not deeper); warp 0
+//     issues the gate loads early and writes their cumsum at the end of the chunk;
 //   - two barriers: one before the chunk (its tiles and the state copy Sb visible), one before Sb is
 //     rewritten from the registers.
 #pragma once
@@ -55,10 +55,8 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
   constexpr int MT = Sh::MT, NTS = Sh::NTS, NC = C / 8, NO = Sh::BVW / 8;
   constexpr int EPL = C < 32 ? 1 : C / 32;  // tokens per lane of warp 0's gate evaluation
   constexpr bool kDecay = Variant::kDecay != DecayKind::None;
-  constexpr FusedRegsLayout L = fused_regs_layout(K, C, BV, Config::Stages);
-  static_assert(L.total <= chunk_layout(ChunkKernel::Fused, K, K, C, BV, W, false, false, false, 2, 1 << 30,
-                                        Config::Stages)
-                               .bytes(),
+  constexpr FusedRegsLayout L = fused_regs_layout(K, C, BV);
+  static_assert(L.total <= chunk_layout(ChunkKernel::Fused, K, K, C, BV, W, false, false, false, 2).bytes(),
                 "chunk_fwd_fused_regs: its layout must fit the fused launch size");
   constexpr int LDK = L.ld_k, LDU = L.ld_u, NS = L.ns;
   unsigned char* const sm = reinterpret_cast<unsigned char*>(dynamic_smem());

@@ -107,11 +107,15 @@ LINREC_HD constexpr int scan_slice_rows(int KF, int block_k) {
   return block_k < padded_feature_width(KF) ? block_k : padded_feature_width(KF);
 }
 
-/// The fused kernel's register-state path (chunk_fwd_fused_regs, 16-bit inputs): `stages` (2 to 4) pipeline
-/// stages of q, k ([C][K'p]) and the V-tile ([C][BV]) plus the chunk's decay factors (b, e^b, e^{b_last - b}:
-/// 3 C floats), then one 16-bit copy of the state ([BV][K'p]) that the q S product reads.
+/// The fused kernel's register-state path (chunk_fwd_fused_regs, 16-bit inputs): ns pipeline stages of q, k
+/// ([C][K'p]) and the V-tile ([C][BV]) plus the chunk's decay factors (b, e^b, e^{b_last - b}: 3 C floats),
+/// then one 16-bit copy of the state ([BV][K'p]) that the q S product reads. ns is 2: with 2 stages two
+/// blocks share an SM. Deeper rings (3, 4; Config::Stages once selected them) were measured on the H200
+/// (2026-12-02): 0.29 -> 0.42 ms at T = 1k (one block per SM), 3 % faster at T = 16k, and one config
+/// (retention C=64 BV=64 4 warps, 3 stages) failed the tuner's reference check on the GPU while the
+/// emulator passed it; unexplained, so Config::Stages does not change this kernel.
 struct FusedRegsLayout {
-  int ns = 0;     ///< pipeline stages
+  int ns = 2;     ///< pipeline stages
   int ld_k = 0;   ///< row stride (elements) of the q, k and Sb tiles
   int ld_u = 0;   ///< row stride (elements) of the V-tile
   int q = 0, k = 0, u = 0, g = 0;  ///< offsets within a stage
@@ -146,9 +150,8 @@ LINREC_HD constexpr bool fused_regs_shape_ok(int K, int C, int BV, int warps) {
          s.bvw / 2 <= 64 && C / 2 <= 64;
 }
 
-LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV, int stages = 2) {
+LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV) {
   FusedRegsLayout l{};
-  l.ns = stages < 2 ? 2 : stages > 4 ? 4 : stages;
   const int kfp = padded_feature_width(KF);
   l.ld_k = smem_row_stride(kfp, 2);
   l.ld_u = smem_row_stride(BV, 2);
@@ -165,10 +168,10 @@ LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV, int
 /// The layout of one chunk kernel. K: input key width; KF: feature width K'; C, BV, warps from Config;
 /// elem_bytes: 2 for bf16/fp16 inputs, 4 for fp32. Pass the exact value: 16-bit kernels also hold a 16-bit
 /// copy of the state (Sb), so the fp32 figure is not an upper bound for them. block_k: Config::BK (only the
-/// state scan's layout depends on it). stages: Config::Stages (only the register-state fused path uses it).
+/// state scan's layout depends on it).
 LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, int C, int BV, int warps,
                                              bool vector_decay, bool delta, bool normalize, int elem_bytes = 4,
-                                             int block_k = 1 << 30, int stages = 2) {
+                                             int block_k = 1 << 30) {
   ChunkLayout l{};
   const int eb = elem_bytes == 2 ? 2 : 4;
   l.eb = eb;
@@ -224,7 +227,7 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   // regions out of the same launch size: the size covers both, so codegen and the tuner need not know
   // which path a variant's feature maps select.
   if (fused && eb == 2 && !delta && !vector_decay && !normalize) {
-    const int regs = fused_regs_layout(KF, C, BV, stages).total;
+    const int regs = fused_regs_layout(KF, C, BV).total;
     if (regs > l.total) l.total = regs;
   }
   (void)warps;
@@ -251,10 +254,8 @@ LINREC_HD constexpr int output_block_v(int K, int KF, int C, int BV, int V, int 
 
 /// Dynamic shared memory bytes of chunk_fwd_fused (elem_bytes as for chunk_layout).
 LINREC_HD constexpr int fused_smem_bytes(int K, int KF, int C, int BV, int warps, bool vector_decay, bool delta,
-                                         bool normalize, int elem_bytes = 4, int stages = 2) {
-  return chunk_layout(ChunkKernel::Fused, K, KF, C, BV, warps, vector_decay, delta, normalize, elem_bytes, 1 << 30,
-                      stages)
-      .bytes();
+                                         bool normalize, int elem_bytes = 4) {
+  return chunk_layout(ChunkKernel::Fused, K, KF, C, BV, warps, vector_decay, delta, normalize, elem_bytes).bytes();
 }
 
 /// Where the state-passing workspace FwdParams::ws keeps what (byte offsets, each 16-byte aligned).
