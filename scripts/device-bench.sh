@@ -22,7 +22,8 @@
 # device call, run them in two (NO_FLA=1, then NO_LINREC=1 with LINREC_JSON pointing at the first's output
 # carried in the working tree).
 #
-# Everything lands in OUT_DIR: linrec_bench.json, peer_fla.json, vs-fla-<date>.{json,md}, <step>.txt.
+# Everything lands in OUT_DIR (six files, so a device call returns them all): env.txt, logs.txt (every step's
+# output and the summary), linrec_bench.json, peer_fla.json, vs-fla-<date>.{json,md}.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -157,6 +158,15 @@ fi
     cat "$compare_md"
   fi
 } 2>&1 | tee "$out/summary.txt"
+
+# A device call returns at most 8 files: the step logs go into one (logs.txt, in run order), leaving
+# env.txt, logs.txt, the two side JSONs and vs-fla-<date>.{json,md}.
+for f in linrec_bench fla_bench compare summary; do
+  if [ -f "$out/$f.txt" ]; then
+    echo "===== $f.txt"
+    cat "$out/$f.txt"
+  fi
+done > "$out/logs.txt" && rm -f "$out"/{linrec_bench,fla_bench,compare,summary}.txt
 
 status=0
 for k in linrec_bench fla_bench compare; do
