@@ -134,16 +134,20 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
   // This warp's tile of S^T: V-tile rows sm0.., key columns sn0...
   const int sm0 = (warp % Sh::WM) * MT * 16, sn0 = (warp / Sh::WM) * NTS * 8;
   float st[MT][NTS][4];
+  // f(element, v, d) for every state element this lane holds (v within the V-tile, d the key).
+  auto for_state = [&](auto&& f) {
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < NTS; ++nt)
+#pragma unroll
+        for (int r = 0; r < 4; ++r)
+          f(st[mt][nt][r], sm0 + 16 * mt + g + 8 * (r >> 1), sn0 + 8 * nt + 2 * t + (r & 1));
+  };
   const long long sbase = ((long long)n * p.H + h) * K * (long long)V;
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-    for (int nt = 0; nt < NTS; ++nt)
-#pragma unroll
-      for (int r = 0; r < 4; ++r) {
-        const int v = sm0 + 16 * mt + g + 8 * (r >> 1), d = sn0 + 8 * nt + 2 * t + (r & 1);
-        st[mt][nt][r] = (p.h0 != nullptr && v0 + v < V) ? p.h0[sbase + (long long)d * V + v0 + v] : 0.0f;
-      }
+  for_state([&](float& x, int v, int d) {
+    x = (p.h0 != nullptr && v0 + v < V) ? p.h0[sbase + (long long)d * V + v0 + v] : 0.0f;
+  });
   // Sb[v][d] from the registers: key pairs are adjacent in both.
   auto store_sb = [&]() {
 #pragma unroll
@@ -275,12 +279,7 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
     // ---- state: S^T <- Gamma_last S^T + (U e^{b_last - b})^T k
     if constexpr (kDecay) {
       const float gam = gb[C + C - 1];
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-        for (int nt = 0; nt < NTS; ++nt)
-#pragma unroll
-          for (int r = 0; r < 4; ++r) st[mt][nt][r] *= gam;
+      for_state([&](float& x, int, int) { x *= gam; });
     }
     const TransRowsView<D> ut{u + sm0, LDU};  // (v, j) = U[j][v]
     const RowsBView<D> kb{k + sn0, LDK};      // (j, d) = k[j][d]
@@ -313,17 +312,10 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
     if constexpr (kDecay)
       if (warp == 0 && ahead < nchunks) gate_store(gv, sa);
   }
-  if (p.ht != nullptr) {
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int nt = 0; nt < NTS; ++nt)
-#pragma unroll
-        for (int r = 0; r < 4; ++r) {
-          const int v = sm0 + 16 * mt + g + 8 * (r >> 1), d = sn0 + 8 * nt + 2 * t + (r & 1);
-          if (v0 + v < V) p.ht[sbase + (long long)d * V + v0 + v] = st[mt][nt][r];
-        }
-  }
+  if (p.ht != nullptr)
+    for_state([&](float x, int v, int d) {
+      if (v0 + v < V) p.ht[sbase + (long long)d * V + v0 + v] = x;
+    });
 }
 
 }  // namespace kern
