@@ -263,6 +263,20 @@ LINREC_DEV void frag_b2(const VB& b, unsigned (&bf)[4], int k0, int n0) {
   }
 }
 
+/// The B fragment of rows k0.. (16) for columns n0.. (one n8 tile).
+template <class VB>
+LINREC_DEV void frag_b1(const VB& b, unsigned (&bf)[2], int k0, int n0) {
+  if constexpr (VB::kLdsm) {
+#ifndef LINREC_KERNEL_EMULATION
+    b.load_b1(bf, k0, n0);
+#endif
+  } else {
+    const int n = n0 + (lane_id() >> 2), k = k0 + 2 * (lane_id() & 3);
+    bf[0] = b.pair(k, n);
+    bf[1] = b.pair(k + 8, n);
+  }
+}
+
 /// A packed pair of 16-bit elements times (lo, hi), repacked (decay factors applied to loaded fragments).
 template <DType D>
 LINREC_DEV unsigned scale_pair(unsigned x, float lo, float hi) {
@@ -311,42 +325,23 @@ LINREC_DEV void warp_gemm(WarpAcc<MT, NT>& acc, int kb, int ke, const VA& a, con
     // overlaps the tensor cores instead of stalling every step.
     unsigned a0[MT][4], b0[NT][2], a1[MT][4], b1[NT][2];
     auto load = [&](int k0, unsigned(&af)[MT][4], unsigned(&bf)[NT][2]) {
-      const int k = k0 + 2 * t;
-      if constexpr (VA::kLdsm) {
-#ifndef LINREC_KERNEL_EMULATION
 #pragma unroll
-        for (int i = 0; i < MT; ++i) a.load_a(af[i], i * 16, k0);
-#endif
-      } else {
-#pragma unroll
-        for (int i = 0; i < MT; ++i) {
-          const int m = i * 16 + g;
-          af[i][0] = a.pair(m, k);
-          af[i][1] = a.pair(m + 8, k);
-          af[i][2] = a.pair(m, k + 8);
-          af[i][3] = a.pair(m + 8, k + 8);
-        }
-      }
+      for (int i = 0; i < MT; ++i) frag_a(a, af[i], i * 16, k0);
       if constexpr (VB::kLdsm) {
-#ifndef LINREC_KERNEL_EMULATION
 #pragma unroll
         for (int j = 0; j + 1 < NT; j += 2) {
           unsigned r[4];
-          b.load_b2(r, k0, j * 8);
+          frag_b2(b, r, k0, j * 8);
           bf[j][0] = r[0];
           bf[j][1] = r[1];
           bf[j + 1][0] = r[2];
           bf[j + 1][1] = r[3];
         }
-        if constexpr (NT % 2 == 1) b.load_b1(bf[NT - 1], k0, (NT - 1) * 8);
-#endif
+        if constexpr (NT % 2 == 1) frag_b1(b, bf[NT - 1], k0, (NT - 1) * 8);
       } else {
+        // One n8 tile at a time: computed views (FnB) evaluate their elements in this order.
 #pragma unroll
-        for (int j = 0; j < NT; ++j) {
-          const int n = j * 8 + g;
-          bf[j][0] = b.pair(k, n);
-          bf[j][1] = b.pair(k + 8, n);
-        }
+        for (int j = 0; j < NT; ++j) frag_b1(b, bf[j], k0, j * 8);
       }
     };
     auto mma = [&](const unsigned(&af)[MT][4], const unsigned(&bf)[NT][2]) {
