@@ -8,6 +8,9 @@
 # Environment:
 #   LINREC_BIN=.devbin          the binaries (linrec, linrec_kernel_gpu_test, e2e_gpu_test)
 #   TEST_FAMILIES="a b"         families whose gpu tests run first (default: linear_attn retention simple_gla)
+#   TUNE_FAMILIES="a b"         families to tune (default: the seven bench families)
+#   BASE_DB=path                start from a copy of this kernel DB (its other records kept) instead of an
+#                               empty one: re-tune a few families after a kernel change
 #   SHORT_S=7 / LONG_S=10       tuning budget per variant and shape at T <= 4k / T >= 16k
 #   TUNE_ARGS_SHORT / TUNE_ARGS_LONG   search restrictions (defaults below: the recipe of bench/README.md,
 #                               with fused configs of narrow value tiles kept at the long shapes)
@@ -20,7 +23,10 @@ mkdir -p "$out" || exit 1
 out=$(cd "$out" && pwd)
 bin=${LINREC_BIN:-.devbin}
 families=${TEST_FAMILIES:-linear_attn retention simple_gla}
-variants=(variants/{linear_attn,retention,simple_gla,gla,delta_rule,gated_delta_rule,kda}.toml)
+variants=()
+for f in ${TUNE_FAMILIES:-linear_attn retention simple_gla gla delta_rule gated_delta_rule kda}; do
+  variants+=("variants/$f.toml")
+done
 short_args=${TUNE_ARGS_SHORT:---chunks 32,64,128 --block-vs 32,64,128 --warps 4,8}
 long_args=${TUNE_ARGS_LONG:---chunks 64,128 --block-vs 16,32,64 --warps 4,8}
 declare -A rc
@@ -50,6 +56,10 @@ for f in $families; do filter+="*/${f}:"; done
 step e2e_gpu_test.log "${TEST_LIMIT_S:-150}" "$bin/e2e_gpu_test" --gtest_color=no "--gtest_filter=${filter%:}"
 
 rm -f "$out/kernels.db" "$out/kernels.db-wal" "$out/kernels.db-shm"
+if [ -n "${BASE_DB:-}" ]; then
+  cp "$BASE_DB" "$out/kernels.db" || exit 1
+  chmod u+w "$out/kernels.db"
+fi
 # shellcheck disable=SC2086  # the restrictions are lists of words on purpose
 step tune_short.txt "${SHORT_LIMIT_S:-200}" "$bin/linrec" tune "${variants[@]}" --shapes 32,1024,16,128,128 --shapes 8,4096,16,128,128 \
   --budget-s "${SHORT_S:-7}" $short_args --db "$out/kernels.db"

@@ -160,18 +160,26 @@ std::vector<size_t> timingOrder(const std::vector<Candidate>& candidates, const 
   };
   const int64_t fused_blocks = int64_t(shape.B) * shape.H * ((shape.V + 63) / 64);
   const bool fused_starved = mode == codegen::Mode::Prefill && fused_blocks < sm_count;
+  // A fused kernel with segment stages (the register-state kernel) splits long sequences itself, so it is
+  // never starved.
+  auto segmented = [](const Candidate& c) {
+    auto d = LaunchDescriptor::fromJson(c.kernel.descriptor_json);
+    return d && std::any_of(d->kernels.begin(), d->kernels.end(),
+                            [](const KernelLaunchSpec& k) { return k.stage == Stage::SegmentState; });
+  };
   auto key = [&](const Candidate& c) {
     const codegen::TuningConfig& t = c.config;
     const int rc = rank(t.chunk, {64, 32, 128, 16}), rb = rank(t.block_v, {64, 128, 32, 16}),
               rw = rank(t.warps, {4, 8, 2});
-    const int fused_last = t.strategy == codegen::Strategy::Fused ? 1 : 0;
-    return std::make_tuple(c.is_default ? 0 : 1, fused_starved ? fused_last : 0, rc + rb + rw, 1 - fused_last, rc, rb,
-                           rw);
+    const bool fused = t.strategy == codegen::Strategy::Fused;
+    const int starved_last = fused_starved && fused && !segmented(c) ? 1 : 0;
+    return std::make_tuple(c.is_default ? 0 : 1, starved_last, rc + rb + rw, fused ? 0 : 1, rc, rb, rw);
   };
+  std::vector<decltype(key(candidates.front()))> keys;
+  for (const Candidate& c : candidates) keys.push_back(key(c));
   std::vector<size_t> order(candidates.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return key(candidates[a]) < key(candidates[b]); });
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return keys[a] < keys[b]; });
   return order;
 }
 

@@ -21,6 +21,10 @@ const char* stageName(KernelStage s) {
       return "chunk_output";
     case KernelStage::Decode:
       return "decode";
+    case KernelStage::SegmentState:
+      return "segment_state";
+    case KernelStage::SegmentScan:
+      return "segment_scan";
   }
   return "?";
 }
@@ -41,12 +45,46 @@ KernelTraits kernelTraits(Operation* kernel, RecurrenceOp rec, ProblemAttr probl
       }
     }
   });
+  // What the generated Variant says with kQRaw / kKRaw (LowerToEmitC.cpp), and the identity map that
+  // kRawOperand (feature_map.cuh) adds.
+  auto raw = [](Region& r) {
+    Block& blk = r.front();
+    if (blk.getOperations().size() != 2) return false;
+    auto y = dyn_cast<YieldOp>(blk.back());
+    return y && y.getValues().size() == 1 && y.getValues()[0].getDefiningOp<QKElemOp>() != nullptr;
+  };
+  t.rawQ = raw(rec.getQPre()) && rec.getQMap() == FeatureMapKind::Identity;
+  t.rawK = raw(rec.getKPre()) && rec.getKMap() == FeatureMapKind::Identity;
   t.K = problem.getHeadK();
   t.V = problem.getHeadV();
   t.KF = featureWidth(rec.getKMap(), t.K);
   t.elemBytes = problem.getDtype() == DType::F32 ? 4 : 2;
   return t;
 }
+
+bool fusedInRegisters(const KernelTraits& t, TuningAttr tuning) {
+  return !t.decode && tuning.getStrategy() == Strategy::Fused &&
+         kern::fused_regs_applies(t.elemBytes, t.delta, t.hasBeta, t.normalize, t.rawQ, t.rawK, t.vectorDecay,
+                                  static_cast<int>(t.K), static_cast<int>(t.KF), static_cast<int>(t.V),
+                                  static_cast<int>(tuning.getChunk()), static_cast<int>(tuning.getBlockV()),
+                                  static_cast<int>(tuning.getWarps()));
+}
+
+namespace {
+/// Segments per sequence for the register-state fused kernel: enough that about kSegmentBlocksPerSm blocks
+/// per SM run (SMS, the launching device's SM count), each segment kSegmentMinChunks chunks or more. One
+/// segment (the two stages before the kernel launch no blocks and are skipped) while the sequences alone
+/// fill the GPU.
+std::string segmentsFormula() {
+  return "max(1,min(floor(MC/" + std::to_string(kern::kSegmentMinChunks) + "),floor(" +
+         std::to_string(kern::kSegmentBlocksPerSm) + "*SMS/(N*H*cdiv(V,BV)))))";
+}
+/// The most segments that formula can give on any device, which sizes the workspace (it may not depend on
+/// the device).
+std::string maxSegmentsFormula() {
+  return "max(1,floor(MC/" + std::to_string(kern::kSegmentMinChunks) + "))";
+}
+}  // namespace
 
 std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
   const int K = static_cast<int>(t.K), KF = static_cast<int>(t.KF);
@@ -67,6 +105,24 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                 {"N*H", t.normalize ? "1" : "cdiv(V,BV)", "1"},
                 kern::decode_smem_bytes(K, KF, W)};
     return {p};
+  }
+  if (fusedInRegisters(t, tuning)) {
+    const std::string segs = segmentsFormula();
+    const int64_t fused = chunkBytes(kern::ChunkKernel::Fused, BV);
+    return {StagePlan{KernelStage::SegmentState,
+                      "fwdsegstate",
+                      "linrec::kern::chunk_fwd_seg_state",
+                      fwdHeader,
+                      {"N*H", "cdiv(V,BV)", segs + "-1"},
+                      fused},
+            StagePlan{KernelStage::SegmentScan,
+                      "fwdsegscan",
+                      "linrec::kern::chunk_fwd_seg_scan",
+                      fwdHeader,
+                      {"N*H*min(1," + segs + "-1)", "cdiv(KF*V," + std::to_string(W * 32) + ")", "1"},
+                      0},
+            StagePlan{KernelStage::Fused, "fwd", "linrec::kern::chunk_fwd_fused", fwdHeader,
+                      {"N*H", "cdiv(V,BV)", segs}, fused}};
   }
   if (tuning.getStrategy() == Strategy::Fused)
     return {StagePlan{KernelStage::Fused,
@@ -117,6 +173,12 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
 }
 
 std::string workspaceFormula(const KernelTraits& t, TuningAttr tuning) {
+  if (fusedInRegisters(t, tuning)) {
+    // layout.cuh segment_ws for the most segments: a 256-byte header, then (S - 1) states of K' x V and
+    // (S - 1) log decays per sequence and head, fp32; nothing with one segment.
+    const std::string s1 = "(" + maxSegmentsFormula() + "-1)";
+    return "min(1," + s1 + ")*(256+4*N*" + s1 + "*H*(KF*V+1))";
+  }
   if (t.decode || tuning.getStrategy() != Strategy::StatePassing) return "0";
   // layout.cuh state_passing_ws: states [NC][H][V][K'] in the input type, 16-byte aligned, then (normalizer)
   // zs [NC][H][K'] fp32.

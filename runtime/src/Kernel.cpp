@@ -50,7 +50,8 @@ Status launch(const DeviceContext& c, CUfunction fn, const KernelLaunchSpec& k, 
     auto v = k.grid[a].evaluate(vars);
     if (!v) return Error{std::string(what) + ": kernel " + k.name + ": grid." + "xyz"[a] + ": " + v.error()};
     int64_t limit = a == 0 ? 2147483647 : 65535;
-    if (*v < 1 || *v > limit)
+    if (*v == 0) return {};  // an empty grid: the stage has nothing to do for this shape
+    if (*v < 0 || *v > limit)
       return Error{std::string(what) + ": kernel " + k.name + ": grid." + "xyz"[a] + " = \"" + k.grid[a].text() +
                    "\" = " + std::to_string(*v) + ", outside [1, " + std::to_string(limit) + "]"};
     g[a] = *v;
@@ -176,6 +177,7 @@ Status Kernel::forward(const ForwardArgs& args, CUstream stream) const {
   p.scale = shape->scale;
   p.num_chunks_total = static_cast<int>(shape->NC);
   LaunchVars vars = forwardLaunchVars(d, *shape);
+  vars.emplace_back("SMS", c.info.sm_count);
 
   auto launchAll = [&]() -> Status {
     for (size_t i = 0; i < d.kernels.size(); ++i) {

@@ -22,7 +22,8 @@ const char* paramKindName(ParamSlot::Kind k) {
 }
 
 std::optional<Stage> parseStage(const std::string& s) {
-  for (Stage st : {Stage::Fused, Stage::ChunkLocal, Stage::StateScan, Stage::ChunkOutput, Stage::Decode})
+  for (Stage st : {Stage::Fused, Stage::ChunkLocal, Stage::StateScan, Stage::ChunkOutput, Stage::Decode,
+                   Stage::SegmentState, Stage::SegmentScan})
     if (s == stageName(st)) return st;
   return std::nullopt;
 }
@@ -168,6 +169,10 @@ const char* stageName(Stage s) {
       return "chunk_output";
     case Stage::Decode:
       return "decode";
+    case Stage::SegmentState:
+      return "segment_state";
+    case Stage::SegmentScan:
+      return "segment_scan";
   }
   return "?";
 }
@@ -326,7 +331,10 @@ Status LaunchDescriptor::validate() const {
   };
   if (Status s = checkVars(workspace_bytes, fwdVars, "workspace_bytes"); !s) return s;
 
-  int fused = 0, stages = 0, decode = 0;
+  // Grids may also use the device's SM count; the workspace may not (its size is asked without a device).
+  std::set<std::string> gridVars = fwdVars;
+  gridVars.insert("SMS");
+  int fused = 0, stages = 0, decode = 0, segment = 0;
   std::set<std::string> kernelNames;
   for (size_t i = 0; i < kernels.size(); ++i) {
     const auto& k = kernels[i];
@@ -335,16 +343,20 @@ Status LaunchDescriptor::validate() const {
     if (!kernelNames.insert(k.name + "/" + stageName(k.stage)).second) return fail(where + ": listed twice");
     if (k.block_threads < 1 || k.block_threads > 1024) return fail(where + ".block_threads: must be in [1, 1024]");
     if (k.smem_bytes < 0) return fail(where + ".smem_bytes: must not be negative");
-    const auto& allowed = k.stage == Stage::Decode ? decVars : fwdVars;
+    const auto& allowed = k.stage == Stage::Decode ? decVars : gridVars;
     for (int a = 0; a < 3; ++a)
       if (Status s = checkVars(k.grid[a], allowed, where + ".grid." + "xyz"[a]); !s) return s;
     if (k.stage == Stage::Fused)
       ++fused;
     else if (k.stage == Stage::Decode)
       ++decode;
-    else
+    else if (k.stage == Stage::SegmentState || k.stage == Stage::SegmentScan) {
+      if (fused) return fail(where + ": a segment stage must come before the fused kernel");
+      ++segment;
+    } else
       ++stages;
   }
+  if (segment && !fused) return fail("segment stages without a fused kernel");
   if (decode > 1) return fail("more than one decode kernel");
   if (fused && stages) return fail("a fused kernel and state-passing stages in one module");
   if (fused > 1) return fail("more than one fused kernel");

@@ -6,6 +6,14 @@
 // RUN: linrec-opt %t/all_leaves.mlir --linrec-derive-chunkwise="mode=decode" --linrec-apply-tuning="block-v=32 warps=2" \
 // RUN:   --linrec-lower-to-emitc | FileCheck %s --check-prefix=DECODE
 // RUN: linrec-opt %t/untuned.mlir --linrec-lower-to-emitc -verify-diagnostics
+// The register-state fused kernel (16-bit, additive, raw q/k, scalar decay) splits long sequences into
+// segments: two stages run before it, its grid z is the segment count, and the module has a workspace.
+// RUN: linrec-opt %t/empty.mlir --linrec-import-spec="spec=%variants/simple_gla.toml" --linrec-canonicalize-exprs \
+// RUN:   --linrec-derive-chunkwise="mode=prefill" --linrec-apply-tuning --linrec-lower-to-emitc | FileCheck %s --check-prefix=SEG
+// fp32 inputs (and every variant outside that kernel) keep the one fused kernel.
+// RUN: linrec-opt %t/empty.mlir --linrec-import-spec="spec=%variants/simple_gla.toml" --linrec-canonicalize-exprs \
+// RUN:   --linrec-derive-chunkwise="mode=prefill" --linrec-apply-tuning="dtype=fp32" --linrec-lower-to-emitc \
+// RUN:   | FileCheck %s --check-prefix=SEG32
 
 // The module holds EmitC only, and the launch descriptor.
 // CHECK-LABEL: module attributes {linrec.launch_descriptor = {
@@ -102,6 +110,29 @@ q_pre {
   %b = linrec.fn sigmoid %a : f32
   linrec.yield %b : f32
 }
+
+// SEG:       kernels = [{block_threads = 128 : i64,
+// SEG-SAME:    grid = {x = "N*H", y = "cdiv(V,BV)", z = "max(1,min(floor(MC/16),floor(2*SMS/(N*H*cdiv(V,BV)))))-1"},
+// SEG-SAME:    name = "linrec_fwdsegstate_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = [[SMEM:[0-9]+]] : i64, stage = "segment_state"},
+// SEG-SAME:    {block_threads = 128 : i64,
+// SEG-SAME:    grid = {x = "N*H*min(1,max(1,min(floor(MC/16),floor(2*SMS/(N*H*cdiv(V,BV)))))-1)", y = "cdiv(KF*V,128)", z = "1"},
+// SEG-SAME:    name = "linrec_fwdsegscan_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = 0 : i64, stage = "segment_scan"},
+// SEG-SAME:    {block_threads = 128 : i64,
+// SEG-SAME:    grid = {x = "N*H", y = "cdiv(V,BV)", z = "max(1,min(floor(MC/16),floor(2*SMS/(N*H*cdiv(V,BV)))))"},
+// SEG-SAME:    name = "linrec_fwd_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = [[SMEM]] : i64, stage = "fused"}]
+// SEG-SAME:    strategy = "fused"
+// SEG-SAME:    workspace_bytes = "min(1,(max(1,floor(MC/16))-1))*(256+4*N*(max(1,floor(MC/16))-1)*H*(KF*V+1))"
+// SEG:         emitc.call_opaque "linrec::kern::chunk_fwd_seg_state"
+// SEG:         emitc.call_opaque "linrec::kern::chunk_fwd_seg_scan"
+// SEG:         emitc.call_opaque "linrec::kern::chunk_fwd_fused"
+
+// SEG32:       kernels = [{block_threads = 128 : i64, grid = {x = "N*H", y = "cdiv(V,BV)", z = "1"},
+// SEG32-SAME:    stage = "fused"}]
+// SEG32-SAME:    workspace_bytes = "0"
+// SEG32-NOT:     chunk_fwd_seg_
+
+//--- empty.mlir
+module {}
 
 //--- untuned.mlir
 linrec.recurrence @r attributes {decay_kind = #linrec.decay<none>, hash = "", inputs = [], params = [], q_map = #linrec.feature_map<identity>, k_map = #linrec.feature_map<identity>, rule = #linrec.rule<additive>}

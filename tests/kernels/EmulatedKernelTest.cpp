@@ -16,6 +16,7 @@
 #include "EmulatorRuntime.h"
 #include "KernelHarness.h"
 #include "linrec/dsl/Parser.h"
+#include "linrec/kernel/layout.cuh"
 #include "linrec/runtime/KernelAbi.h"
 
 #ifndef LINREC_EMU_MODULE_DIR
@@ -177,6 +178,41 @@ TEST_P(Emulated, Prefill) {
     c.seed = 4;
     prefill(l, c);
   }
+}
+
+// Sequence segments of the register-state fused kernel (fused_regs.cuh): the seg_state and seg_scan stages,
+// then the fused kernel with grid z = segments. Segments past a short sequence's end are empty, and an empty
+// last segment still owes ht.
+TEST_P(Emulated, PrefillSegments) {
+  Loaded l;
+  load(l, GetParam().family, GetParam().tag);
+  ASSERT_TRUE(l.error.empty()) << l.error;
+  const TuShape& sh = l.shape;
+  const bool regs = !kernelName(l.tu, "seg_state").empty() &&
+                    kern::fused_regs_applies(sh.dtype == "FP32" ? 4 : 2, false, false, l.spec.normalize, true, true,
+                                             false, sh.K, sh.KF, sh.V, sh.C, sh.BV, sh.Warps);
+  if (!regs) GTEST_SKIP() << "this module does not take the register-state fused kernel";
+  Case c;
+  c.B = 2;
+  c.H = 2;
+  c.T = 5 * sh.C + 7;  // six chunks in three segments of two
+  c.segments = 3;
+  c.initial_state = true;
+  c.seed = 11;
+  prefill(l, c);
+  c.B = 1;
+  c.T = sh.C;  // one chunk: the second (last) segment is empty
+  c.segments = 2;
+  c.initial_state = false;
+  c.seed = 12;
+  prefill(l, c);
+  // Ragged varlen: 0, 1, 2 and 4 chunks in four segments.
+  c.cu_seqlens = {0, 0, 1, 1 + sh.C + 3, 1 + sh.C + 3 + 4 * sh.C};
+  c.T = static_cast<int>(c.cu_seqlens.back());
+  c.segments = 4;
+  c.initial_state = true;
+  c.seed = 13;
+  prefill(l, c);
 }
 
 TEST_P(Emulated, PrefillThenDecode) {

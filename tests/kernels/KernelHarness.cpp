@@ -167,7 +167,7 @@ struct ForwardBuffers {
 
 /// Uploads inputs, launches the fused or state-passing kernels, leaves outputs in `b`.
 std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, const TuShape& s,
-                    const reference::Problem& prob, const reference::Inputs& in, bool state_passing,
+                    const reference::Problem& prob, const reference::Inputs& in, bool state_passing, int segments,
                     ForwardBuffers& b) {
   const int N = prob.numSequences(), H = prob.H, K = s.K, V = s.V, KF = s.KF;
   const int64_t BT = static_cast<int64_t>(prob.B) * prob.T;
@@ -221,7 +221,18 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
     const std::string name = kernelName(tu, "fwd");
     if (name.empty()) return "TU has no fused forward entry";
     const int smem = kern::fused_smem_bytes(K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb);
-    LINREC_TRY(dev.launch(name, gx, gy, 1, threads, static_cast<unsigned>(smem), &p, sizeof(p)));
+    if (segments > 1) {
+      const std::string state = kernelName(tu, "seg_state"), scan = kernelName(tu, "seg_scan");
+      if (state.empty() || scan.empty()) return "TU has no seg_state / seg_scan entries";
+      LINREC_TRY(b.ws.poison(static_cast<size_t>(kern::segment_ws(N, segments, H, KF, V).bytes())));
+      p.ws = static_cast<float*>(b.ws.ptr());
+      LINREC_TRY(dev.launch(state, gx, gy, static_cast<unsigned>(segments - 1), threads, static_cast<unsigned>(smem),
+                            &p, sizeof(p)));
+      LINREC_TRY(dev.launch(scan, gx, static_cast<unsigned>(ceilDiv(static_cast<int64_t>(KF) * V, threads)), 1,
+                            threads, 0, &p, sizeof(p)));
+    }
+    LINREC_TRY(dev.launch(name, gx, gy, static_cast<unsigned>(std::max(1, segments)), threads,
+                          static_cast<unsigned>(smem), &p, sizeof(p)));
     return dev.synchronize();
   }
   // Delta rules run the WY prep kernel where additive rules with a decay run the gate pre-pass.
@@ -275,7 +286,9 @@ std::string Case::describe() const {
     for (size_t i = 0; i < cu_seqlens.size(); ++i) s << (i ? "," : "") << cu_seqlens[i];
     s << "]";
   }
-  s << (initial_state ? " h0" : "") << (state_passing ? " state-passing" : " fused") << " seed=" << seed;
+  s << (initial_state ? " h0" : "") << (state_passing ? " state-passing" : " fused");
+  if (segments > 1) s << " segments=" << segments;
+  s << " seed=" << seed;
   return s.str();
 }
 
@@ -300,7 +313,7 @@ Outcome runPrefill(Device& dev, const dsl::Spec& spec, const std::string& tu, co
     return out;
   }
   ForwardBuffers b(dev);
-  out.error = forward(dev, spec, tu, shape, prob, in, c.state_passing, b);
+  out.error = forward(dev, spec, tu, shape, prob, in, c.state_passing, c.segments, b);
   if (!out.error.empty()) return out;
   std::vector<unsigned char> zt;
   if (std::string e = b.o.download(out.raw_o); !e.empty()) out.error = e;
@@ -362,7 +375,7 @@ Outcome runPrefillThenDecode(Device& dev, const dsl::Spec& spec, const std::stri
     pin.initial_state = in.initial_state;
     pin.initial_z = in.initial_z;
     ForwardBuffers b(dev);
-    out.error = forward(dev, spec, tu, shape, pp, pin, false, b);
+    out.error = forward(dev, spec, tu, shape, pp, pin, false, 1, b);
     if (!out.error.empty()) return out;
     std::vector<unsigned char> o_raw;
     if (std::string e = b.o.download(o_raw); !e.empty()) return out.error = e, out;

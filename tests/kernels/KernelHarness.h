@@ -33,6 +33,8 @@ struct Case {
   std::vector<int64_t> cu_seqlens;  ///< non-empty: varlen (B = 1, T = the total)
   bool initial_state = false;
   bool state_passing = false;  ///< the state-passing kernels (gate pre-pass, scan, output) instead of the fused one
+  int segments = 1;  ///< fused only: > 1 splits each sequence into this many segments (the seg_state and seg_scan
+                     ///< stages first, then the fused kernel with grid z = segments)
   uint64_t seed = 1;
   std::string describe() const;
 };

@@ -283,6 +283,34 @@ TEST_P(Gpu, Prefill) {
   }
 }
 
+// Sequence segments of the register-state fused kernel: 2..7 segments of uneven sequences (16 chunks of
+// 64 in a T = 1000 sequence), varlen with segments past the short sequences' ends, with and without h0.
+TEST_P(Gpu, PrefillSegments) {
+  const bool regs = !kernelName(tu_, "seg_state").empty() &&
+                    kern::fused_regs_applies(shape_.dtype == "FP32" ? 4 : 2, false, false, spec_.normalize, true, true,
+                                             false, shape_.K, shape_.KF, shape_.V, shape_.C, shape_.BV, shape_.Warps);
+  if (!regs) GTEST_SKIP() << "this family and shape do not take the register-state fused kernel";
+  for (int segs : {2, 3, 7})
+    for (bool h0 : {false, true}) {
+      Case c;
+      c.B = 2;
+      c.H = 4;
+      c.T = 1000;
+      c.segments = segs;
+      c.initial_state = h0;
+      c.seed = 100 + static_cast<uint64_t>(segs) * 2 + h0;
+      check(runPrefill(*dev_, spec_, tu_, shape_, c), c.describe());
+    }
+  Case v;
+  v.H = 4;
+  v.cu_seqlens = {0, 1, 64, 64 + 63, 64 + 63 + 200, 64 + 63 + 200 + 700};
+  v.T = static_cast<int>(v.cu_seqlens.back());
+  v.initial_state = true;
+  v.segments = 5;
+  v.seed = 9;
+  check(runPrefill(*dev_, spec_, tu_, shape_, v), v.describe());
+}
+
 TEST_P(Gpu, PrefillThenDecode) {
   Case c;
   c.B = 3;

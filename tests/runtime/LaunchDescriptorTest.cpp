@@ -138,6 +138,38 @@ TEST(LaunchDescriptor, StatePassingStagesNeedNoFusedKernel) {
   EXPECT_EQ(d->workspace_bytes.text(), "NC*H*KF*V*4");
 }
 
+// The register-state fused kernel's module: two segment stages, then the fused kernel, whose grids (not the
+// workspace) may use the device's SM count.
+TEST(LaunchDescriptor, SegmentStagesComeBeforeTheFusedKernel) {
+  const std::string segmented = R"J({"dtype": "bf16", "K": 64, "V": 64, "chunk": 64, "strategy": "fused",
+    "constants": {"BV": 64},
+    "workspace_bytes": "min(1,floor(MC/16)-1)*256",
+    "kernels": [
+      {"name": "a", "stage": "segment_state", "grid": {"x": "N*H", "y": "1", "z": "max(1,floor(SMS/N))-1"},
+       "block_threads": 128},
+      {"name": "b", "stage": "segment_scan", "grid": {"x": "N*H", "y": "32"}, "block_threads": 128},
+      {"name": "f", "stage": "fused", "grid": {"x": "N*H", "y": "1", "z": "max(1,floor(SMS/N))"},
+       "block_threads": 128}]})J";
+  auto d = LaunchDescriptor::fromJson(segmented);
+  ASSERT_TRUE(d.ok()) << d.error();
+  EXPECT_EQ(*d->strategy, Strategy::Fused);
+  auto back = LaunchDescriptor::fromJson(d->toJson());
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->kernels[0].stage, Stage::SegmentState);
+  EXPECT_EQ(back->kernels[1].stage, Stage::SegmentScan);
+  expectError(replace(segmented, "\"workspace_bytes\": \"min(1,floor(MC/16)-1)*256\"",
+                      "\"workspace_bytes\": \"SMS*256\""),
+              "workspace_bytes: unknown variable 'SMS'");
+  expectError(replace(segmented, "\"stage\": \"fused\"", "\"stage\": \"chunk_output\""),
+              "segment stages without a fused kernel");
+  // The fused kernel first, a segment stage after it.
+  std::string late = segmented;
+  late = replace(late, "\"name\": \"a\", \"stage\": \"segment_state\"", "\"name\": \"a\", \"stage\": \"fusedX\"");
+  late = replace(late, "\"name\": \"f\", \"stage\": \"fused\"", "\"name\": \"f\", \"stage\": \"segment_state\"");
+  late = replace(late, "\"stage\": \"fusedX\"", "\"stage\": \"fused\"");
+  expectError(late, "a segment stage must come before the fused kernel");
+}
+
 TEST(LaunchExpr, EvaluatesExactly) {
   LaunchVars v = {{"N", 3}, {"H", 16}, {"V", 100}, {"BV", 64}, {"T", 1000}, {"C", 64}};
   auto ev = [&](const std::string& text) -> int64_t {

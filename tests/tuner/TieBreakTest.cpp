@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 
+#include "linrec/runtime/LaunchDescriptor.h"
 #include "linrec/tuner/Tuner.h"
 
 namespace linrec::tuner {
@@ -134,6 +135,19 @@ TEST(TimingOrder, StatePassingFirstWhenFusedBlocksCannotFillTheDevice) {
   EXPECT_EQ(strategies(orderOf(cs, shapeOf(8, 4096))), "fused sp fused sp ");   // 256 blocks: unchanged
   // Decode has no strategy to choose: the shape never reorders it.
   EXPECT_EQ(strategies(orderOf(cs, shapeOf(1, 65536), codegen::Mode::Decode)), "fused sp fused sp ");
+}
+
+// A fused candidate whose module splits sequences into segments (a segment_state stage) fills the device
+// itself, so it keeps its place at long shapes; the one without keeps going last.
+TEST(TimingOrder, SegmentedFusedIsNotStarved) {
+  std::vector<Candidate> cs = {cand(64, 128, 8, Strategy::Fused), cand(64, 64, 4, Strategy::StatePassing),
+                               cand(64, 64, 4, Strategy::Fused)};
+  cs[2].kernel.descriptor_json = R"({"dtype":"bf16","K":128,"V":128,"KF":128,"chunk":64,"strategy":"fused",
+    "workspace_bytes":"0","kernels":[
+    {"name":"s","stage":"segment_state","grid":{"x":"N*H","y":"1","z":"1"},"block_threads":128,"smem_bytes":0},
+    {"name":"f","stage":"fused","grid":{"x":"N*H","y":"1","z":"SMS"},"block_threads":128,"smem_bytes":0}]})";
+  ASSERT_TRUE(LaunchDescriptor::fromJson(cs[2].kernel.descriptor_json)) << "the test's descriptor must parse";
+  EXPECT_EQ(timingOrder(cs, shapeOf(1, 65536), codegen::Mode::Prefill, 132), (std::vector<size_t>{2, 1, 0}));
 }
 
 }  // namespace

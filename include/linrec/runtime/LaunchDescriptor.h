@@ -21,7 +21,9 @@ enum class Strategy : uint8_t { Fused, StatePassing };
 const char* strategyName(Strategy s);
 
 /// The role of one kernel of a module. Forward stages run in the order the descriptor lists them.
-enum class Stage : uint8_t { Fused, ChunkLocal, StateScan, ChunkOutput, Decode };
+/// SegmentState and SegmentScan run before a fused kernel that splits sequences into segments (its grid z);
+/// with one segment their grids are empty and they are not launched.
+enum class Stage : uint8_t { Fused, ChunkLocal, StateScan, ChunkOutput, Decode, SegmentState, SegmentScan };
 const char* stageName(Stage s);
 
 /// One __global__ function of the module and how to launch it.
@@ -49,8 +51,10 @@ struct ParamSlot {
 
 /// Everything the runtime needs to validate arguments for, and launch, the kernels of one generated
 /// module. Formulas may use B, T, H, N (sequences), K, V, KF, C (chunk), NC (total chunks over all
-/// sequences), MC (the most chunks of any one sequence) and the entries of `constants`; decode formulas
-/// may use only B, H, N (= B), K, V, KF and the constants.
+/// sequences), MC (the most chunks of any one sequence) and the entries of `constants`; forward grids may
+/// also use SMS (the launching device's SM count; the workspace size may not, so that it does not depend on
+/// the device). A grid with a dimension of 0 is not launched. Decode formulas may use only B, H, N (= B),
+/// K, V, KF and the constants.
 struct LaunchDescriptor {
   int version = 1;
   std::string name;                  ///< informational (variant name)

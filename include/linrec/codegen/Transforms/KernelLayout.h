@@ -12,7 +12,7 @@
 namespace linrec::ir {
 
 /// The roles of generated kernels; names match the launch descriptor's `stage` (runtime LaunchDescriptor).
-enum class KernelStage { Fused, ChunkLocal, StateScan, ChunkOutput, Decode };
+enum class KernelStage { Fused, ChunkLocal, StateScan, ChunkOutput, Decode, SegmentState, SegmentScan };
 const char* stageName(KernelStage s);
 
 /// The Variant-level facts of a kernel op, read off its body (not re-derived from the recurrence), so the
@@ -24,6 +24,7 @@ struct KernelTraits {
   bool hasDecay = false;     ///< the body has a decay gate
   bool vectorDecay = false;  ///< the decay gate is a tile over K'
   bool normalize = false;
+  bool rawQ = false, rawK = false;  ///< q~ / k~ are the raw rows (q_pre / k_pre read the element, identity map)
   int64_t K = 0, V = 0, KF = 0;  ///< from #linrec.problem and the feature map
   int elemBytes = 4;             ///< bytes of a q/k/v element on chip: 2 for bf16/fp16 (layout.cuh's elem_bytes)
 };
@@ -41,10 +42,15 @@ struct StagePlan {
   int64_t smemBytes = 0;  ///< dynamic shared memory (from linrec/kernel/layout.cuh)
 };
 
+/// Whether the fused strategy takes the register-state kernel (layout.cuh fused_regs_applies), which splits
+/// long sequences into segments: two more stages run before it.
+bool fusedInRegisters(const KernelTraits& t, TuningAttr tuning);
+
 /// The stages of a kernel op with traits `t` and tuning `tuning`, in launch order.
 std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning);
 
-/// Bytes of the state-passing workspace as a launch-descriptor formula ("0" for other strategies).
+/// Bytes of the workspace as a launch-descriptor formula: state passing's, or the segments' of the
+/// register-state fused kernel; "0" when the kernels need none.
 std::string workspaceFormula(const KernelTraits& t, TuningAttr tuning);
 
 }  // namespace linrec::ir

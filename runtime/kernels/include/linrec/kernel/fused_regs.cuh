@@ -39,15 +39,19 @@ struct FusedRegsShape {
 /// Whether chunk_fwd_fused takes chunk_fwd_fused_regs for this Variant and Config.
 template <class Variant, class Config>
 LINREC_HD constexpr bool fused_in_registers() {
-  return !Variant::kDelta && Config::kDType != DType::FP32 && kRawOperand<Variant, true> &&
-         kRawOperand<Variant, false> && !Variant::kHasBeta && !Variant::kNormalize && Variant::KF == Variant::K &&
-         Variant::kDecay != DecayKind::Vector && Variant::V % 8 == 0 && FusedRegsShape<Variant, Config>::kOk;
+  return fused_regs_applies(Config::kDType == DType::FP32 ? 4 : 2, Variant::kDelta, Variant::kHasBeta,
+                            Variant::kNormalize, kRawOperand<Variant, true>, kRawOperand<Variant, false>,
+                            Variant::kDecay == DecayKind::Vector, Variant::K, Variant::KF, Variant::V, Config::C,
+                            Config::BV, Config::Warps);
 }
 
-/// Fused sequential prefill, state in registers (see the file comment). Same grid, launch size and
-/// contract as chunk_fwd_fused.
-template <class Variant, class Config>
-LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
+/// One block's walk over the chunks of tokens [bos, bos + len) of head h, V-tile vt: the state starts
+/// from h0 (the [K][V] state of this (sequence, head), or null for zeros) and ends in ht (same form, or null).
+/// kOut: write the outputs (the fused kernel); without it only the state is carried (chunk_fwd_seg_state),
+/// q is never loaded, and *gtotal (when not null) receives the range's total log decay.
+template <class Variant, class Config, bool kOut>
+LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos, int len, const float* h0,
+                                float* ht, float* gtotal) {
   using Sh = FusedRegsShape<Variant, Config>;
   constexpr DType D = Config::kDType;
   using E = typename Storage<D>::type;
@@ -60,16 +64,7 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
                 "chunk_fwd_fused_regs: its layout must fit the fused launch size");
   constexpr int LDK = L.ld_k, LDU = L.ld_u, NS = L.ns;
   unsigned char* const sm = reinterpret_cast<unsigned char*>(dynamic_smem());
-
-  // The V-tiles of one (sequence, head) are adjacent in launch order, so they run together and all but
-  // the first read q and k from L2 (grid.y walking the V-tiles would schedule them a whole wave apart).
-  const int nvt = (int)gridDim.y;
-  const int lin = (int)blockIdx.x + (int)gridDim.x * (int)blockIdx.y;
-  const int nh = lin / nvt, vt = lin - (lin / nvt) * nvt;
-  const int n = nh / p.H, h = nh - (nh / p.H) * p.H, v0 = vt * BV;
-  const SeqRange seq = sequence_range(p, n);
-  const long long bos = seq.bos;
-  const int len = seq.len;
+  const int v0 = vt * BV;
   const int vcols = V - v0 < BV ? V - v0 : BV;
   const int warp = warp_id(), lane = lane_id(), g = lane >> 2, t = lane & 3;
 
@@ -87,7 +82,7 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
     if (c < nchunks) {
       const int t0 = c * C, rows = rows_at(t0);
       const long long row0 = (bos + t0) * p.H + h;
-      load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs(s), LDK);
+      if constexpr (kOut) load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs(s), LDK);
       load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks(s), LDK);
       load_tile_async<D, C, BV, NT>(p.v, row0 * V + v0, (long long)p.H * V, rows, vcols, us(s), LDU);
     }
@@ -144,9 +139,8 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
         for (int r = 0; r < 4; ++r)
           f(st[mt][nt][r], sm0 + 16 * mt + g + 8 * (r >> 1), sn0 + 8 * nt + 2 * t + (r & 1));
   };
-  const long long sbase = ((long long)n * p.H + h) * K * (long long)V;
   for_state([&](float& x, int v, int d) {
-    x = (p.h0 != nullptr && v0 + v < V) ? p.h0[sbase + (long long)d * V + v0 + v] : 0.0f;
+    x = (h0 != nullptr && v0 + v < V) ? h0[(long long)d * V + v0 + v] : 0.0f;
   });
   // Sb[v][d] from the registers: key pairs are adjacent in both.
   auto store_sb = [&]() {
@@ -165,7 +159,7 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
   // Stripes of this warp; with two, a short and a long one (the causal work of stripe I grows with I).
   auto stripe = [&](int si) { return Sh::SPW == 2 ? (si == 0 ? rw : Sh::RS - 1 - rw) : rw + Sh::RW * si; };
 
-  float gv[EPL];
+  float gv[EPL] = {};
 #pragma unroll
   for (int c = 0; c < NS - 1; ++c) {
     fetch(c, c);
@@ -175,7 +169,8 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
         gate_store(gv, c);
       }
   }
-  store_sb();
+  if constexpr (kOut) store_sb();
+  float gacc = 0.0f;  // the range's total log decay (state-only walks)
 #pragma unroll 1
   for (int c = 0, s = 0; c < nchunks; ++c, s = s + 1 == NS ? 0 : s + 1) {
     const int t0 = c * C, rows = rows_at(t0);
@@ -190,10 +185,11 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
     const E* k = ks(s);
     const E* u = us(s);
     const float* gb = gs(s);
+    if constexpr (!kOut && kDecay) gacc += gb[C - 1];  // rows past the end hold log decay 0
 
     // ---- outputs: o = scale (e^b q Sb + (q k^T . decay, causal) U) for each stripe
 #pragma unroll 1
-    for (int si = 0; si < Sh::SPW; ++si) {
+    for (int si = 0; si < (kOut ? Sh::SPW : 0); ++si) {
       const int I = stripe(si);
       float pa[NC][4], oa[NO][4];
 #pragma unroll
@@ -307,15 +303,104 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
         for (int mt = 0; mt < MT; ++mt) mma_pair<D>(st[mt][2 * np], st[mt][2 * np + 1], a[mt], b);
       }
     }
-    block_sync();  // every warp has read Sb = S_c
-    store_sb();
+    if constexpr (kOut) {
+      block_sync();  // every warp has read Sb = S_c
+      store_sb();
+    }
     if constexpr (kDecay)
       if (warp == 0 && ahead < nchunks) gate_store(gv, sa);
   }
-  if (p.ht != nullptr)
+  if (ht != nullptr)
     for_state([&](float x, int v, int d) {
-      if (v0 + v < V) p.ht[sbase + (long long)d * V + v0 + v] = x;
+      if (v0 + v < V) ht[(long long)d * V + v0 + v] = x;
     });
+  if (gtotal != nullptr && threadIdx.x == 0) *gtotal = gacc;
+}
+
+/// The (sequence, head, V-tile) of a block. The V-tiles of one (sequence, head) are adjacent in launch order,
+/// so they run together and all but the first read q and k from L2 (grid.y walking the V-tiles would schedule
+/// them a whole wave apart). Grid z is the segment.
+struct RegsBlock {
+  int n, h, vt;
+};
+LINREC_DEV RegsBlock regs_block(const FwdParams& p) {
+  const int nvt = (int)gridDim.y;
+  const int lin = (int)blockIdx.x + (int)gridDim.x * (int)blockIdx.y;
+  const int nh = lin / nvt;
+  return {nh / p.H, nh - (nh / p.H) * p.H, lin - nh * nvt};
+}
+
+/// Segment seg's slot in the workspace (layout.cuh SegmentWs), for nseg segments.
+LINREC_DEV long long segment_slot(const FwdParams& p, int n, int h, int nseg, int seg) {
+  return ((long long)n * (nseg - 1) + seg) * p.H + h;
+}
+
+/// Fused sequential prefill, state in registers (see the file comment). Same launch size and contract as
+/// chunk_fwd_fused; grid (N * H, ceil(V / BV), nseg). With nseg > 1 block z walks segment z of its sequence
+/// (layout.cuh segment_span), starting from the state chunk_fwd_seg_scan left in the workspace; the last
+/// segment writes ht.
+template <class Variant, class Config>
+LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
+  constexpr int K = Variant::K, V = Variant::V, C = Config::C;
+  const RegsBlock b = regs_block(p);
+  const SeqRange seq = sequence_range(p, b.n);
+  const int nseg = (int)gridDim.z, seg = (int)blockIdx.z;
+  const SegmentSpan sp = segment_span((seq.len + C - 1) / C, nseg, seg);
+  const int t1 = sp.c1 * C < seq.len ? sp.c1 * C : seq.len, t0 = sp.c0 * C < t1 ? sp.c0 * C : t1;
+  const long long sbase = ((long long)b.n * p.H + b.h) * K * (long long)V;
+  const float* h0 = seg == 0 ? (p.h0 != nullptr ? p.h0 + sbase : nullptr)
+                             : p.ws + segment_ws(p.N, nseg, p.H, K, V).states / 4 +
+                                   segment_slot(p, b.n, b.h, nseg, seg - 1) * K * V;
+  float* ht = seg == nseg - 1 && p.ht != nullptr ? p.ht + sbase : nullptr;
+  fused_regs_walk<Variant, Config, true>(p, b.h, b.vt, seq.bos + t0, t1 - t0, h0, ht, nullptr);
+}
+
+/// Segment stage 1, grid (N * H, ceil(V / BV), nseg - 1): segment z's own final state (from zero) and total
+/// log decay into the workspace. Block (0, 0, 0) records nseg for chunk_fwd_seg_scan.
+template <class Variant, class Config>
+LINREC_DEV void chunk_fwd_seg_state(const FwdParams& p) {
+  if constexpr (!fused_in_registers<Variant, Config>()) {
+    __trap();  // codegen plans segment stages only for variants fused_regs_applies accepts
+  } else {
+    constexpr int K = Variant::K, V = Variant::V, C = Config::C;
+    const RegsBlock b = regs_block(p);
+    const SeqRange seq = sequence_range(p, b.n);
+    const int nseg = (int)gridDim.z + 1, seg = (int)blockIdx.z;
+    if (blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0 && threadIdx.x == 0)
+      *reinterpret_cast<int*>(p.ws) = nseg;
+    const SegmentSpan sp = segment_span((seq.len + C - 1) / C, nseg, seg);
+    const int t1 = sp.c1 * C < seq.len ? sp.c1 * C : seq.len, t0 = sp.c0 * C < t1 ? sp.c0 * C : t1;
+    const SegmentWs w = segment_ws(p.N, nseg, p.H, K, V);
+    const long long slot = segment_slot(p, b.n, b.h, nseg, seg);
+    fused_regs_walk<Variant, Config, false>(p, b.h, b.vt, seq.bos + t0, t1 - t0, nullptr,
+                                            p.ws + w.states / 4 + slot * K * V,
+                                            b.vt == 0 ? p.ws + w.gsum / 4 + slot : nullptr);
+  }
+}
+
+/// Segment stage 2, grid (N * H, ceil(K * V / threads)): one thread per state element walks the segments in
+/// order, S_in(s + 1) = e^{G_s} S_in(s) + S_local(s) from S_in(0) = h0, and leaves S_in(s + 1) in segment
+/// s's slot for chunk_fwd_fused_regs.
+template <class Variant, class Config>
+LINREC_DEV void chunk_fwd_seg_scan(const FwdParams& p) {
+  if constexpr (!fused_in_registers<Variant, Config>()) {
+    __trap();
+  } else {
+    constexpr long long KV = (long long)Variant::K * Variant::V;
+    const int nh = (int)blockIdx.x, n = nh / p.H, h = nh - n * p.H;
+    const long long e = (long long)blockIdx.y * blockDim.x + threadIdx.x;
+    if (e >= KV) return;
+    const int nseg = *reinterpret_cast<const int*>(p.ws);
+    const SegmentWs w = segment_ws(p.N, nseg, p.H, Variant::K, Variant::V);
+    float* states = p.ws + w.states / 4;
+    const float* gsum = p.ws + w.gsum / 4;
+    float x = p.h0 != nullptr ? p.h0[(long long)nh * KV + e] : 0.0f;
+    for (int s = 0; s + 1 < nseg; ++s) {
+      const long long slot = segment_slot(p, n, h, nseg, s);
+      x = linrec_exp(gsum[slot]) * x + states[slot * KV + e];
+      states[slot * KV + e] = x;
+    }
+  }
 }
 
 }  // namespace kern

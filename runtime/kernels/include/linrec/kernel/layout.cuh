@@ -165,6 +165,53 @@ LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV) {
   return l;
 }
 
+/// Whether a variant takes the register-state fused kernel (fused_regs.cuh fused_in_registers spells the same
+/// test over the Variant; codegen calls this one to plan the segment stages): 16-bit inputs, an additive rule
+/// with no beta and no normalizer, q~ and k~ the raw rows (identity maps, no pre-expressions, K % 16 == 0),
+/// a decay that is none, a constant or a scalar per token, V % 8 == 0 and a warp split fused_regs_shape_ok takes.
+LINREC_HD constexpr bool fused_regs_applies(int elem_bytes, bool delta, bool beta, bool normalize, bool raw_q,
+                                            bool raw_k, bool vector_decay, int K, int KF, int V, int C, int BV,
+                                            int warps) {
+  return elem_bytes == 2 && !delta && !beta && !normalize && raw_q && raw_k && !vector_decay && KF == K &&
+         K % 16 == 0 && V % 8 == 0 && fused_regs_shape_ok(K, C, BV, warps);
+}
+
+/// Sequence segments of the register-state fused kernel. A launch with grid z = nseg > 1 splits every
+/// sequence into nseg runs of whole chunks, so long sequences fill the GPU like many short ones (one block
+/// per (sequence, head, V-tile) leaves most SMs idle at T >= 16k). Two stages run first: chunk_fwd_seg_state
+/// computes each segment's own state (from zero) and total log decay, and chunk_fwd_seg_scan composes them
+/// into the state entering every segment (S_in(s+1) = e^{G_s} S_in(s) + S_local(s), the affine pair of
+/// DESIGN.md). The workspace, for nseg segments:
+///   header  int nseg (written by chunk_fwd_seg_state, read by chunk_fwd_seg_scan), 256 bytes;
+///   states  [N][nseg-1][H][K'][V] fp32: segment s's own final state, replaced by the scan with the state
+///           entering segment s + 1 (the last segment's own state is never needed: its block writes ht);
+///   gsum    [N][nseg-1][H] fp32: segment s's total log decay.
+/// Codegen sizes it for the most segments its grid formula can ask for (KernelLayout.cpp).
+struct SegmentWs {
+  long long states = 0, gsum = 0, total = 0;
+  LINREC_HD constexpr long long bytes() const { return total; }
+};
+LINREC_HD constexpr SegmentWs segment_ws(long long N, long long nseg, long long H, long long KF, long long V) {
+  SegmentWs w{};
+  if (nseg <= 1) return w;
+  w.states = 256;
+  w.gsum = w.states + 4 * N * (nseg - 1) * H * KF * V;
+  w.total = w.gsum + 4 * N * (nseg - 1) * H;
+  return w;
+}
+/// The chunks [c0, c1) of a sequence of nchunks chunks that segment seg of nseg covers (c0 == c1: none).
+struct SegmentSpan {
+  int c0, c1;
+};
+LINREC_HD constexpr SegmentSpan segment_span(int nchunks, int nseg, int seg) {
+  const int per = (nchunks + nseg - 1) / nseg;
+  const int c0 = seg * per < nchunks ? seg * per : nchunks;
+  return {c0, c0 + per < nchunks ? c0 + per : nchunks};
+}
+/// Fewest chunks per segment codegen's grid formula allows, and the resident blocks per SM it aims for.
+constexpr int kSegmentMinChunks = 16;
+constexpr int kSegmentBlocksPerSm = 2;
+
 /// The layout of one chunk kernel. K: input key width; KF: feature width K'; C, BV, warps from Config;
 /// elem_bytes: 2 for bf16/fp16 inputs, 4 for fp32. Pass the exact value: 16-bit kernels also hold a 16-bit
 /// copy of the state (Sb), so the fp32 figure is not an upper bound for them. block_k: Config::BK (only the
