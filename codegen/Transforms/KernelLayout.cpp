@@ -114,7 +114,7 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                       "linrec::kern::chunk_fwd_seg_state",
                       fwdHeader,
                       {"N*H", "cdiv(V,BV)", segs + "-1"},
-                      fused},
+                      kern::fused_regs_state_layout(KF, C, BV).total},
             StagePlan{KernelStage::SegmentScan,
                       "fwdsegscan",
                       "linrec::kern::chunk_fwd_seg_scan",

@@ -113,13 +113,13 @@ q_pre {
 
 // SEG:       kernels = [{block_threads = 128 : i64,
 // SEG-SAME:    grid = {x = "N*H", y = "cdiv(V,BV)", z = "max(1,min(floor(MC/16),floor(2*SMS/(N*H*cdiv(V,BV)))))-1"},
-// SEG-SAME:    name = "linrec_fwdsegstate_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = [[SMEM:[0-9]+]] : i64, stage = "segment_state"},
+// SEG-SAME:    name = "linrec_fwdsegstate_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = 109568 : i64, stage = "segment_state"},
 // SEG-SAME:    {block_threads = 128 : i64,
 // SEG-SAME:    grid = {x = "N*H*min(1,max(1,min(floor(MC/16),floor(2*SMS/(N*H*cdiv(V,BV)))))-1)", y = "cdiv(KF*V,128)", z = "1"},
 // SEG-SAME:    name = "linrec_fwdsegscan_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = 0 : i64, stage = "segment_scan"},
 // SEG-SAME:    {block_threads = 128 : i64,
 // SEG-SAME:    grid = {x = "N*H", y = "cdiv(V,BV)", z = "max(1,min(floor(MC/16),floor(2*SMS/(N*H*cdiv(V,BV)))))"},
-// SEG-SAME:    name = "linrec_fwd_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = [[SMEM]] : i64, stage = "fused"}]
+// SEG-SAME:    name = "linrec_fwd_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = 107904 : i64, stage = "fused"}]
 // SEG-SAME:    strategy = "fused"
 // SEG-SAME:    workspace_bytes = "min(1,(max(1,floor(MC/16))-1))*(256+4*N*(max(1,floor(MC/16))-1)*H*(KF*V+1))"
 // SEG:         emitc.call_opaque "linrec::kern::chunk_fwd_seg_state"

@@ -201,6 +201,10 @@ TEST_P(Emulated, PrefillSegments) {
   c.seed = 11;
   prefill(l, c);
   c.B = 1;
+  c.T = 11 * sh.C + 5;  // six chunks per segment: chunk_fwd_seg_state's ring (up to 4 stages) wraps
+  c.segments = 2;
+  c.seed = 14;
+  prefill(l, c);
   c.T = sh.C;  // one chunk: the second (last) segment is empty
   c.segments = 2;
   c.initial_state = false;

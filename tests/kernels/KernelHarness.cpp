@@ -226,8 +226,8 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
       if (state.empty() || scan.empty()) return "TU has no seg_state / seg_scan entries";
       LINREC_TRY(b.ws.poison(static_cast<size_t>(kern::segment_ws(N, segments, H, KF, V).bytes())));
       p.ws = static_cast<float*>(b.ws.ptr());
-      LINREC_TRY(dev.launch(state, gx, gy, static_cast<unsigned>(segments - 1), threads, static_cast<unsigned>(smem),
-                            &p, sizeof(p)));
+      LINREC_TRY(dev.launch(state, gx, gy, static_cast<unsigned>(segments - 1), threads,
+                            static_cast<unsigned>(kern::fused_regs_state_layout(KF, s.C, s.BV).total), &p, sizeof(p)));
       LINREC_TRY(dev.launch(scan, gx, static_cast<unsigned>(ceilDiv(static_cast<int64_t>(KF) * V, threads)), 1,
                             threads, 0, &p, sizeof(p)));
     }

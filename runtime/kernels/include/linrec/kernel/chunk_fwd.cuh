@@ -7,6 +7,9 @@
 // Fused sequential (any variant):
 //   grid  x = N * H, y = ceil(V / BV)
 //   smem  chunk_fwd_fused_smem_bytes<Variant, Config>()
+//   Variants that take the register-state body (fused_regs.cuh) may also split each sequence into z = S
+//   segments: chunk_fwd_seg_state (grid (N * H, ceil(V / BV), S - 1), same smem) and chunk_fwd_seg_scan
+//   (grid (N * H, ceil(K' * V / threads)), no smem) run first, ws = segment_ws(N, S, H, K', V).bytes().
 // State passing. Only the state recurrence is sequential, and it is light: a block walks
 // the chunks of one (sequence, head, V-tile, key slice) with that slice of the state on chip, doing one
 // C-deep product per chunk, and stores the state entering every chunk; the outputs, with the intra-chunk

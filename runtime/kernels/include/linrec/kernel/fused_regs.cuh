@@ -59,8 +59,9 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   constexpr int MT = Sh::MT, NTS = Sh::NTS, NC = C / 8, NO = Sh::BVW / 8;
   constexpr int EPL = C < 32 ? 1 : C / 32;  // tokens per lane of warp 0's gate evaluation
   constexpr bool kDecay = Variant::kDecay != DecayKind::None;
-  constexpr FusedRegsLayout L = fused_regs_layout(K, C, BV);
-  static_assert(L.total <= chunk_layout(ChunkKernel::Fused, K, K, C, BV, W, false, false, false, 2).bytes(),
+  // The state-only walk has its own launch size (fused_regs_state_layout): no q, no Sb, a deeper ring.
+  constexpr FusedRegsLayout L = kOut ? fused_regs_layout(K, C, BV) : fused_regs_state_layout(K, C, BV);
+  static_assert(!kOut || L.total <= chunk_layout(ChunkKernel::Fused, K, K, C, BV, W, false, false, false, 2).bytes(),
                 "chunk_fwd_fused_regs: its layout must fit the fused launch size");
   constexpr int LDK = L.ld_k, LDU = L.ld_u, NS = L.ns;
   unsigned char* const sm = reinterpret_cast<unsigned char*>(dynamic_smem());
@@ -355,8 +356,9 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
   fused_regs_walk<Variant, Config, true>(p, b.h, b.vt, seq.bos + t0, t1 - t0, h0, ht, nullptr);
 }
 
-/// Segment stage 1, grid (N * H, ceil(V / BV), nseg - 1): segment z's own final state (from zero) and total
-/// log decay into the workspace. Block (0, 0, 0) records nseg for chunk_fwd_seg_scan.
+/// Segment stage 1, grid (N * H, ceil(V / BV), nseg - 1), shared memory fused_regs_state_layout(K, C, BV).total:
+/// segment z's own final state (from zero) and total log decay into the workspace. Block (0, 0, 0) records
+/// nseg for chunk_fwd_seg_scan.
 template <class Variant, class Config>
 LINREC_DEV void chunk_fwd_seg_state(const FwdParams& p) {
   if constexpr (!fused_in_registers<Variant, Config>()) {

@@ -212,6 +212,26 @@ LINREC_HD constexpr SegmentSpan segment_span(int nchunks, int nseg, int seg) {
 constexpr int kSegmentMinChunks = 16;
 constexpr int kSegmentBlocksPerSm = 2;
 
+/// chunk_fwd_seg_state's regions: the fused kernel's stages without q, and no Sb. Its walk is a chain of a
+/// load and one product per chunk, so deeper prefetch is what shortens it: up to 4 stages, as many as leave
+/// two blocks per SM (2 x 113 KiB plus the per-block reserve fit a Hopper SM's 228 KiB).
+LINREC_HD constexpr FusedRegsLayout fused_regs_state_layout(int KF, int C, int BV) {
+  FusedRegsLayout l{};
+  const int kfp = padded_feature_width(KF);
+  l.ld_k = smem_row_stride(kfp, 2);
+  l.ld_u = smem_row_stride(BV, 2);
+  l.q = 0;
+  l.k = 0;
+  l.u = l.k + round_up(2 * C * l.ld_k, 16);
+  l.g = l.u + round_up(2 * C * l.ld_u, 16);
+  l.stage = l.g + round_up(3 * 4 * C, 16);
+  l.ns = 4;
+  while (l.ns > 2 && l.ns * l.stage > 113 * 1024) --l.ns;
+  l.sb = l.ns * l.stage;
+  l.total = l.sb;
+  return l;
+}
+
 /// The layout of one chunk kernel. K: input key width; KF: feature width K'; C, BV, warps from Config;
 /// elem_bytes: 2 for bf16/fp16 inputs, 4 for fp32. Pass the exact value: 16-bit kernels also hold a 16-bit
 /// copy of the state (Sb), so the fp32 figure is not an upper bound for them. block_k: Config::BK (only the
