@@ -64,6 +64,7 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   static_assert(!kOut || L.total <= chunk_layout(ChunkKernel::Fused, K, K, C, BV, W, false, false, false, 2).bytes(),
                 "chunk_fwd_fused_regs: its layout must fit the fused launch size");
   constexpr int LDK = L.ld_k, LDU = L.ld_u, NS = L.ns;
+  constexpr bool kLate = NS >= 3;
   unsigned char* const sm = reinterpret_cast<unsigned char*>(dynamic_smem());
   const int v0 = vt * BV;
   const int vcols = V - v0 < BV ? V - v0 : BV;
@@ -181,7 +182,14 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
     block_sync();  // chunk c's tiles, its gates and Sb = S_c are visible; stage sa is free
     fetch(ahead, sa);
     if constexpr (kDecay)
-      if (warp == 0 && ahead < nchunks) gate_eval(ahead, gv);
+      if (warp == 0) {
+        // With three or more stages the gates of a chunk are stored one iteration after their loads issue
+        // (chunk c + NS - 2's, evaluated last iteration, into the stage chunk c - 2 left), so warp 0 never
+        // waits on a global load inside an iteration; the state-only walk has nothing else to hide it behind.
+        if constexpr (kLate)
+          if (c >= 1 && ahead - 1 < nchunks) gate_store(gv, sa == 0 ? NS - 1 : sa - 1);
+        if (ahead < nchunks) gate_eval(ahead, gv);
+      }
     const E* q = qs(s);
     const E* k = ks(s);
     const E* u = us(s);
@@ -308,7 +316,7 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
       block_sync();  // every warp has read Sb = S_c
       store_sb();
     }
-    if constexpr (kDecay)
+    if constexpr (kDecay && !kLate)
       if (warp == 0 && ahead < nchunks) gate_store(gv, sa);
   }
   if (ht != nullptr)
