@@ -59,12 +59,13 @@ KernelTraits kernelTraits(Operation* kernel, RecurrenceOp rec, ProblemAttr probl
   t.V = problem.getHeadV();
   t.KF = featureWidth(rec.getKMap(), t.K);
   t.elemBytes = problem.getDtype() == DType::F32 ? 4 : 2;
+  t.bf16 = problem.getDtype() == DType::BF16;
   return t;
 }
 
 bool fusedInRegisters(const KernelTraits& t, TuningAttr tuning) {
   return !t.decode && tuning.getStrategy() == Strategy::Fused &&
-         kern::fused_regs_applies(t.elemBytes, t.delta, t.hasBeta, t.normalize, t.rawQ, t.rawK, t.vectorDecay,
+         kern::fused_regs_applies(t.elemBytes, t.bf16, t.delta, t.hasBeta, t.normalize, t.rawQ, t.rawK, t.vectorDecay,
                                   static_cast<int>(t.K), static_cast<int>(t.KF), static_cast<int>(t.V),
                                   static_cast<int>(tuning.getChunk()), static_cast<int>(tuning.getBlockV()),
                                   static_cast<int>(tuning.getWarps()));
@@ -108,13 +109,15 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
   }
   if (fusedInRegisters(t, tuning)) {
     const std::string segs = segmentsFormula();
-    const int64_t fused = chunkBytes(kern::ChunkKernel::Fused, BV);
+    // Its own layout, not chunk_layout's cover of both fused paths: with a per-key decay the phase kernel's
+    // regions would leave one block per SM.
+    const int64_t fused = kern::fused_regs_layout(KF, C, BV, t.vectorDecay).total;
     return {StagePlan{KernelStage::SegmentState,
                       "fwdsegstate",
                       "linrec::kern::chunk_fwd_seg_state",
                       fwdHeader,
                       {"N*H", "cdiv(V,BV)", segs + "-1"},
-                      kern::fused_regs_state_layout(KF, C, BV).total},
+                      kern::fused_regs_state_layout(KF, C, BV, t.vectorDecay).total},
             StagePlan{KernelStage::SegmentScan,
                       "fwdsegscan",
                       "linrec::kern::chunk_fwd_seg_scan",
@@ -175,9 +178,10 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
 std::string workspaceFormula(const KernelTraits& t, TuningAttr tuning) {
   if (fusedInRegisters(t, tuning)) {
     // layout.cuh segment_ws for the most segments: a 256-byte header, then (S - 1) states of K' x V and
-    // (S - 1) log decays per sequence and head, fp32; nothing with one segment.
+    // (S - 1) log decays (K' of them for a per-key decay) per sequence and head, fp32; nothing with one
+    // segment.
     const std::string s1 = "(" + maxSegmentsFormula() + "-1)";
-    return "min(1," + s1 + ")*(256+4*N*" + s1 + "*H*(KF*V+1))";
+    return "min(1," + s1 + ")*(256+4*N*" + s1 + "*H*(KF*V+" + (t.vectorDecay ? "KF" : "1") + "))";
   }
   if (t.decode || tuning.getStrategy() != Strategy::StatePassing) return "0";
   // layout.cuh state_passing_ws: states [NC][H][V][K'] in the input type, 16-byte aligned, then (normalizer)

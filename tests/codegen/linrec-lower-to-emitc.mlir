@@ -14,6 +14,13 @@
 // RUN: linrec-opt %t/empty.mlir --linrec-import-spec="spec=%variants/simple_gla.toml" --linrec-canonicalize-exprs \
 // RUN:   --linrec-derive-chunkwise="mode=prefill" --linrec-apply-tuning="dtype=fp32" --linrec-lower-to-emitc \
 // RUN:   | FileCheck %s --check-prefix=SEG32
+// A per-key decay (gla) takes it with bf16 inputs: per-key decay tables in both layouts, K' log decays per
+// segment in the workspace; fp16 keeps the one fused kernel.
+// RUN: linrec-opt %t/empty.mlir --linrec-import-spec="spec=%variants/gla.toml" --linrec-canonicalize-exprs \
+// RUN:   --linrec-derive-chunkwise="mode=prefill" --linrec-apply-tuning --linrec-lower-to-emitc | FileCheck %s --check-prefix=SEGV
+// RUN: linrec-opt %t/empty.mlir --linrec-import-spec="spec=%variants/gla.toml" --linrec-canonicalize-exprs \
+// RUN:   --linrec-derive-chunkwise="mode=prefill" --linrec-apply-tuning="dtype=fp16" --linrec-lower-to-emitc \
+// RUN:   | FileCheck %s --check-prefix=SEG32
 
 // The module holds EmitC only, and the launch descriptor.
 // CHECK-LABEL: module attributes {linrec.launch_descriptor = {
@@ -119,12 +126,16 @@ q_pre {
 // SEG-SAME:    name = "linrec_fwdsegscan_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = 0 : i64, stage = "segment_scan"},
 // SEG-SAME:    {block_threads = 128 : i64,
 // SEG-SAME:    grid = {x = "N*H", y = "cdiv(V,BV)", z = "max(1,min(floor(MC/16),floor(2*SMS/(N*H*cdiv(V,BV)))))"},
-// SEG-SAME:    name = "linrec_fwd_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = 107904 : i64, stage = "fused"}]
+// SEG-SAME:    name = "linrec_fwd_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = 107008 : i64, stage = "fused"}]
 // SEG-SAME:    strategy = "fused"
 // SEG-SAME:    workspace_bytes = "min(1,(max(1,floor(MC/16))-1))*(256+4*N*(max(1,floor(MC/16))-1)*H*(KF*V+1))"
 // SEG:         emitc.call_opaque "linrec::kern::chunk_fwd_seg_state"
 // SEG:         emitc.call_opaque "linrec::kern::chunk_fwd_seg_scan"
 // SEG:         emitc.call_opaque "linrec::kern::chunk_fwd_fused"
+
+// SEGV:        name = "linrec_fwdsegstate_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = 109568 : i64, stage = "segment_state"},
+// SEGV:        name = "linrec_fwd_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = 108544 : i64, stage = "fused"}]
+// SEGV-SAME:   workspace_bytes = "min(1,(max(1,floor(MC/16))-1))*(256+4*N*(max(1,floor(MC/16))-1)*H*(KF*V+KF))"
 
 // SEG32:       kernels = [{block_threads = 128 : i64, grid = {x = "N*H", y = "cdiv(V,BV)", z = "1"},
 // SEG32-SAME:    stage = "fused"}]

@@ -2,9 +2,10 @@
 //
 // The modules are the generated TUs specialised at build time (tests/kernels/CMakeLists.txt): tag a = bf16,
 // C 64, BV 64, 4 warps; b = fp32, C 32, BV 32, 2 warps, V = 80 (a partial V-tile); c = fp16, C 16, BV 16,
-// 8 warps, K not a multiple of 32, V = 36; d and e (linear_attn, retention, simple_gla only) are the
-// register-state fused kernel's other warp layouts. Each case also runs under a second fiber schedule and must give
-// bit-identical results, which catches missing barriers.
+// 8 warps, K not a multiple of 32, V = 36; d and e (linear_attn, retention, simple_gla and gla) are the
+// register-state fused kernel's other warp layouts, and gla's f has more keys than threads (K = 96, 2 warps).
+// Each case also runs under a second fiber schedule and must give bit-identical results, which catches
+// missing barriers.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
@@ -188,10 +189,7 @@ TEST_P(Emulated, PrefillSegments) {
   load(l, GetParam().family, GetParam().tag);
   ASSERT_TRUE(l.error.empty()) << l.error;
   const TuShape& sh = l.shape;
-  const bool regs = !kernelName(l.tu, "seg_state").empty() &&
-                    kern::fused_regs_applies(sh.dtype == "FP32" ? 4 : 2, false, false, l.spec.normalize, true, true,
-                                             false, sh.K, sh.KF, sh.V, sh.C, sh.BV, sh.Warps);
-  if (!regs) GTEST_SKIP() << "this module does not take the register-state fused kernel";
+  if (!takesRegisterPath(l.tu, sh, l.spec.normalize, l.spec.decay == dsl::DecayKind::Vector)) GTEST_SKIP() << "this module does not take the register-state fused kernel";
   Case c;
   c.B = 2;
   c.H = 2;
@@ -245,8 +243,9 @@ std::vector<EmuCase> cases() {
   for (const Family& f : families())
     for (const char* tag : {"a", "b", "c"}) out.push_back({f.name, tag});
   // Modules d and e exist for the families that take the register-state fused kernel (CMakeLists.txt).
-  for (const char* family : {"linear_attn", "retention", "simple_gla"})
+  for (const char* family : {"linear_attn", "retention", "simple_gla", "gla"})
     for (const char* tag : {"d", "e"}) out.push_back({family, tag});
+  out.push_back({"gla", "f"});
   return out;
 }
 

@@ -220,14 +220,16 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
   if (!state_passing) {
     const std::string name = kernelName(tu, "fwd");
     if (name.empty()) return "TU has no fused forward entry";
-    const int smem = kern::fused_smem_bytes(K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb);
+    const int smem = takesRegisterPath(tu, s, f.norm, f.vec)
+                         ? kern::fused_regs_layout(KF, s.C, s.BV, f.vec).total
+                         : kern::fused_smem_bytes(K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb);
     if (segments > 1) {
       const std::string state = kernelName(tu, "seg_state"), scan = kernelName(tu, "seg_scan");
       if (state.empty() || scan.empty()) return "TU has no seg_state / seg_scan entries";
-      LINREC_TRY(b.ws.poison(static_cast<size_t>(kern::segment_ws(N, segments, H, KF, V).bytes())));
+      LINREC_TRY(b.ws.poison(static_cast<size_t>(kern::segment_ws(N, segments, H, KF, V, f.vec ? KF : 1).bytes())));
       p.ws = static_cast<float*>(b.ws.ptr());
       LINREC_TRY(dev.launch(state, gx, gy, static_cast<unsigned>(segments - 1), threads,
-                            static_cast<unsigned>(kern::fused_regs_state_layout(KF, s.C, s.BV).total), &p, sizeof(p)));
+                            static_cast<unsigned>(kern::fused_regs_state_layout(KF, s.C, s.BV, f.vec).total), &p, sizeof(p)));
       LINREC_TRY(dev.launch(scan, gx, static_cast<unsigned>(ceilDiv(static_cast<int64_t>(KF) * V, threads)), 1,
                             threads, 0, &p, sizeof(p)));
     }

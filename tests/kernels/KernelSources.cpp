@@ -1,6 +1,8 @@
 // Test support: the family table (TOML specs matching tests/kernels/generated/*.cu) and TU specialisation.
 #include "KernelSources.h"
 
+#include "linrec/kernel/layout.cuh"
+
 #include <dirent.h>
 
 #include <algorithm>
@@ -208,6 +210,12 @@ std::string kernelName(const std::string& tu, const std::string& kind) {
   std::smatch m;
   if (!std::regex_search(tu, m, re)) return {};
   return m[1];
+}
+
+bool takesRegisterPath(const std::string& tu, const TuShape& s, bool normalize, bool vectorDecay) {
+  return !kernelName(tu, "seg_state").empty() &&
+         kern::fused_regs_applies(s.dtype == "FP32" ? 4 : 2, s.dtype == "BF16", false, false, normalize, true, true,
+                                  vectorDecay, s.K, s.KF, s.V, s.C, s.BV, s.Warps);
 }
 
 std::vector<std::pair<std::string, std::string>> kernelHeaders() {

@@ -22,6 +22,10 @@ struct Config {
 };
 }  // namespace
 extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
+linrec_seg_state_3d4f6b8c0e2a_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_fwd_seg_state<Variant, Config>(p); }
+extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
+linrec_seg_scan_3d4f6b8c0e2a_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_fwd_seg_scan<Variant, Config>(p); }
+extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
 linrec_fwd_3d4f6b8c0e2a_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_fwd_fused<Variant, Config>(p); }
 extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
 linrec_sp_gates_3d4f6b8c0e2a_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_gates<Variant, Config>(p); }

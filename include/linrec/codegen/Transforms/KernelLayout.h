@@ -27,6 +27,7 @@ struct KernelTraits {
   bool rawQ = false, rawK = false;  ///< q~ / k~ are the raw rows (q_pre / k_pre read the element, identity map)
   int64_t K = 0, V = 0, KF = 0;  ///< from #linrec.problem and the feature map
   int elemBytes = 4;             ///< bytes of a q/k/v element on chip: 2 for bf16/fp16 (layout.cuh's elem_bytes)
+  bool bf16 = false;             ///< q/k/v are bf16 (the register-state kernel takes a per-key decay only then)
 };
 
 /// Reads the traits of a tuned `linrec.chunkwise` / `linrec.step` whose recurrence is `rec`.

@@ -8,8 +8,9 @@
 //   grid  x = N * H, y = ceil(V / BV)
 //   smem  chunk_fwd_fused_smem_bytes<Variant, Config>()
 //   Variants that take the register-state body (fused_regs.cuh) may also split each sequence into z = S
-//   segments: chunk_fwd_seg_state (grid (N * H, ceil(V / BV), S - 1), same smem) and chunk_fwd_seg_scan
-//   (grid (N * H, ceil(K' * V / threads)), no smem) run first, ws = segment_ws(N, S, H, K', V).bytes().
+//   segments: chunk_fwd_seg_state (grid (N * H, ceil(V / BV), S - 1), smem
+//   fused_regs_state_layout(K', C, BV, per-key decay).total) and chunk_fwd_seg_scan (grid
+//   (N * H, ceil(K' * V / threads)), no smem) run first, ws = segment_ws(N, S, H, K', V, 1 or K').bytes().
 // State passing. Only the state recurrence is sequential, and it is light: a block walks
 // the chunks of one (sequence, head, V-tile, key slice) with that slice of the state on chip, doing one
 // C-deep product per chunk, and stores the state entering every chunk; the outputs, with the intra-chunk
@@ -46,7 +47,10 @@ LINREC_HD constexpr int chunk_smem_bytes(ChunkKernel kind) {
 /// Dynamic shared memory of chunk_fwd_fused for this Variant and Config.
 template <class Variant, class Config>
 LINREC_HD constexpr int chunk_fwd_fused_smem_bytes() {
-  return chunk_smem_bytes<Variant, Config>(ChunkKernel::Fused);
+  if constexpr (fused_in_registers<Variant, Config>())
+    return fused_regs_layout(Variant::K, Config::C, Config::BV, Variant::kDecay == DecayKind::Vector).total;
+  else
+    return chunk_smem_bytes<Variant, Config>(ChunkKernel::Fused);
 }
 
 /// Dynamic shared memory of chunk_state_scan (state passing, stage 1).

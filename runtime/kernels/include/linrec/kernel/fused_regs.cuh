@@ -1,7 +1,8 @@
 // linrec/kernel/fused_regs.cuh: fused sequential prefill with the state in registers, for 16-bit additive
-// variants whose q~ and k~ are the raw rows and whose decay is none, a constant or one scalar per token
-// (linear attention, retention, simple GLA / Mamba2-style gates). chunk_fwd_fused dispatches here when
-// fused_in_registers<Variant, Config>() holds; everything else takes the phase-by-phase kernel.
+// variants whose q~ and k~ are the raw rows and whose decay is none, a constant, one scalar per token
+// (linear attention, retention, simple GLA / Mamba2-style gates) or, with bf16 inputs, one per token and key
+// (GLA). chunk_fwd_fused dispatches here when fused_in_registers<Variant, Config>() holds; everything else
+// takes the phase-by-phase kernel.
 //
 // Why a second fused kernel: the phase kernel (chunk_phases.cuh) passes 5-7 barriers per chunk and
 // round-trips the scores and the fp32 state through shared memory; ncu had it latency bound with HMMA at
@@ -15,7 +16,9 @@
 //     FusedRegsLayout::ns = 2 stages, so two blocks share an SM; layout.cuh says why not deeper); warp 0
 //     issues the gate loads early and writes their cumsum at the end of the chunk;
 //   - two barriers: one before the chunk (its tiles and the state copy Sb visible), one before Sb is
-//     rewritten from the registers.
+//     rewritten from the registers;
+//   - a per-key decay instead rescales the chunk's q and k in place (vec_transform, all threads, one more
+//     barrier), and the products apply per-key factors to their fragments (see vec_transform).
 #pragma once
 
 #include "linrec/kernel/chunk_phases.cuh"
@@ -39,7 +42,8 @@ struct FusedRegsShape {
 /// Whether chunk_fwd_fused takes chunk_fwd_fused_regs for this Variant and Config.
 template <class Variant, class Config>
 LINREC_HD constexpr bool fused_in_registers() {
-  return fused_regs_applies(Config::kDType == DType::FP32 ? 4 : 2, Variant::kDelta, Variant::kHasBeta,
+  return fused_regs_applies(Config::kDType == DType::FP32 ? 4 : 2, Config::kDType == DType::BF16, Variant::kDelta,
+                            Variant::kHasBeta,
                             Variant::kNormalize, kRawOperand<Variant, true>, kRawOperand<Variant, false>,
                             Variant::kDecay == DecayKind::Vector, Variant::K, Variant::KF, Variant::V, Config::C,
                             Config::BV, Config::Warps);
@@ -48,7 +52,8 @@ LINREC_HD constexpr bool fused_in_registers() {
 /// One block's walk over the chunks of tokens [bos, bos + len) of head h, V-tile vt: the state starts
 /// from h0 (the [K][V] state of this (sequence, head), or null for zeros) and ends in ht (same form, or null).
 /// kOut: write the outputs (the fused kernel); without it only the state is carried (chunk_fwd_seg_state),
-/// q is never loaded, and *gtotal (when not null) receives the range's total log decay.
+/// q is never loaded, and gtotal (when not null) receives the range's total log decay (K values for a
+/// per-key decay, else one).
 template <class Variant, class Config, bool kOut>
 LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos, int len, const float* h0,
                                 float* ht, float* gtotal) {
@@ -58,11 +63,13 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   constexpr int K = Sh::K, V = Variant::V, C = Sh::C, BV = Sh::BV, W = Sh::W, NT = W * 32;
   constexpr int MT = Sh::MT, NTS = Sh::NTS, NC = C / 8, NO = Sh::BVW / 8;
   constexpr int EPL = C < 32 ? 1 : C / 32;  // tokens per lane of warp 0's gate evaluation
-  constexpr bool kDecay = Variant::kDecay != DecayKind::None;
+  // kDecay: a scalar log decay per token (warp 0's gate path); kVec: one per token and key (the transform).
+  constexpr bool kVec = Variant::kDecay == DecayKind::Vector;
+  constexpr bool kDecay = Variant::kDecay != DecayKind::None && !kVec;
+  constexpr int RS = Sh::RS;
   // The state-only walk has its own launch size (fused_regs_state_layout): no q, no Sb, a deeper ring.
-  constexpr FusedRegsLayout L = kOut ? fused_regs_layout(K, C, BV) : fused_regs_state_layout(K, C, BV);
-  static_assert(!kOut || L.total <= chunk_layout(ChunkKernel::Fused, K, K, C, BV, W, false, false, false, 2).bytes(),
-                "chunk_fwd_fused_regs: its layout must fit the fused launch size");
+  constexpr FusedRegsLayout L = kOut ? fused_regs_layout(K, C, BV, kVec) : fused_regs_state_layout(K, C, BV, kVec);
+  static_assert(L.total <= 227 * 1024, "chunk_fwd_fused_regs: its layout must fit an SM");
   constexpr int LDK = L.ld_k, LDU = L.ld_u, NS = L.ns;
   constexpr bool kLate = NS >= 3;
   unsigned char* const sm = reinterpret_cast<unsigned char*>(dynamic_smem());
@@ -75,6 +82,12 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   auto us = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.u); };
   auto gs = [&](int s) { return reinterpret_cast<float*>(sm + s * L.stage + L.g); };
   E* const sb = reinterpret_cast<E*>(sm + L.sb);
+  // Per-key decay tables: bref(I, d) = b at stripe I's reference row, blast(d) = b at the chunk's last row,
+  // gtot(d) = the state-only walk's running total.
+  float* const vtab = reinterpret_cast<float*>(sm + L.vt);
+  auto bref = [&](int I, int d) -> float& { return vtab[I * K + d]; };
+  auto blast = [&](int d) -> float& { return vtab[RS * K + d]; };
+  auto gtot = [&](int d) -> float& { return vtab[(RS + 1) * K + d]; };
 
   auto rows_at = [&](int t0) { return len - t0 < C ? len - t0 : C; };
   const int nchunks = (len + C - 1) / C;
@@ -128,6 +141,62 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
     }
   };
 
+  // Per-key decay: every thread takes whole key columns of chunk c (stage s), evaluates their log decays
+  // and in-chunk cumsum b, and rescales q and k in place around each 16-row stripe's reference row m
+  // (row 7): q_i <- q_i e^{b_i - b_m}, k_j <- k_j e^{b_m - b_j}. A score within a stripe is then a plain
+  // product, one across stripes I > J a product with k scaled by e^{b_m(I) - b_m(J)} (<= 1), and q e^{b_i},
+  // k e^{b_last - b_j} for the state terms are per-key factors on these rows; the factors stay within
+  // e^{+-kSpan} because they span at most 8 rows. A log decay beyond that span (a factor below e^{-kSpan}
+  // over 8 tokens) would overflow bf16, so such elements become NaN instead of a wrong finite value.
+  auto vec_transform = [&](int c, int s) {
+    if constexpr (kVec) {
+      constexpr float kSpan = 64.0f;
+      const int t0 = c * C, rows = rows_at(t0);
+      E* const q = qs(s);
+      E* const k = ks(s);
+      const float nan = nanf("");
+      // Up to 32 rows' decays per batch, evaluated at clamped indices with no branch around the expression:
+      // their loads all issue before the first is used (the state's accumulators leave the registers).
+      constexpr int GR = C < 32 ? C : 32;
+#pragma unroll 1
+      for (int d = threadIdx.x; d < K; d += NT) {
+        float run = 0.0f;
+#pragma unroll 1
+        for (int r0 = 0; r0 < C; r0 += GR) {
+          float b[GR];
+#pragma unroll
+          for (int r = 0; r < GR; ++r) {
+            const int i = r0 + r;
+            const bool ok = i < rows;
+            const TokenCtx ctx{nullptr, nullptr, p.inputs, p.params, bos + t0 + (ok ? i : 0), h, p.H, K, D};
+            const float x = Variant::decay(ctx, d);
+            b[r] = ok ? x : 0.0f;
+          }
+#pragma unroll
+          for (int r = 0; r < GR; ++r) {
+            run += b[r];
+            b[r] = run;
+          }
+#pragma unroll
+          for (int i0 = 0; i0 < GR; i0 += 16) {
+            const float m = b[i0 + 7];
+            bref((r0 + i0) / 16, d) = m;
+#pragma unroll
+            for (int r = i0; r < i0 + 16; ++r) {
+              const float dl = b[r] - m;
+              const bool ok = fabsf(dl) <= kSpan;
+              const int at = (r0 + r) * LDK + d;
+              if constexpr (kOut) q[at] = from_float<D>(ok ? to_float<D>(q[at]) * kexp<D>(dl) : nan);
+              k[at] = from_float<D>(ok ? to_float<D>(k[at]) * kexp<D>(-dl) : nan);
+            }
+          }
+        }
+        blast(d) = run;
+        if constexpr (!kOut) gtot(d) += run;
+      }
+    }
+  };
+
   // This warp's tile of S^T: V-tile rows sm0.., key columns sn0...
   const int sm0 = (warp % Sh::WM) * MT * 16, sn0 = (warp / Sh::WM) * NTS * 8;
   float st[MT][NTS][4];
@@ -173,6 +242,8 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   }
   if constexpr (kOut) store_sb();
   float gacc = 0.0f;  // the range's total log decay (state-only walks)
+  if constexpr (kVec && !kOut)
+    for (int d = threadIdx.x; d < K; d += NT) gtot(d) = 0.0f;  // each thread keeps its own keys' totals
 #pragma unroll 1
   for (int c = 0, s = 0; c < nchunks; ++c, s = s + 1 == NS ? 0 : s + 1) {
     const int t0 = c * C, rows = rows_at(t0);
@@ -190,6 +261,10 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
           if (c >= 1 && ahead - 1 < nchunks) gate_store(gv, sa == 0 ? NS - 1 : sa - 1);
         if (ahead < nchunks) gate_eval(ahead, gv);
       }
+    if constexpr (kVec) {
+      vec_transform(c, s);
+      block_sync();  // the rescaled q and k and the decay tables are visible
+    }
     const E* q = qs(s);
     const E* k = ks(s);
     const E* u = us(s);
@@ -216,13 +291,36 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
       for (int kk = 0; kk < K; kk += 16) {
         unsigned a[4];
         frag_a(qv, a, 0, kk);
+        // Per-key decay: b at this stripe's reference row for the lane's four keys (a's and b's key pairs).
+        float bi[4] = {};
+        if constexpr (kVec) {
+          const int d = kk + 2 * t;
+          bi[0] = bref(I, d), bi[1] = bref(I, d + 1), bi[2] = bref(I, d + 8), bi[3] = bref(I, d + 9);
+        }
 #pragma unroll
         for (int np = 0; np < NC / 2; ++np)
           if (np <= I) {
             unsigned b[4];
             frag_b2(kv, b, kk, 16 * np);
+            if constexpr (kVec)
+              if (np < I) {  // stripe np's rows from its reference row to stripe I's
+                const int d = kk + 2 * t;
+                const float f0 = kexp<D>(bi[0] - bref(np, d)), f1 = kexp<D>(bi[1] - bref(np, d + 1));
+                const float f2 = kexp<D>(bi[2] - bref(np, d + 8)), f3 = kexp<D>(bi[3] - bref(np, d + 9));
+                b[0] = scale_pair<D>(b[0], f0, f1);
+                b[1] = scale_pair<D>(b[1], f2, f3);
+                b[2] = scale_pair<D>(b[2], f0, f1);
+                b[3] = scale_pair<D>(b[3], f2, f3);
+              }
             mma_pair<D>(pa[2 * np], pa[2 * np + 1], a, b);
           }
+        if constexpr (kVec) {  // q e^{b_i} for the state term
+          const float e0 = kexp<D>(bi[0]), e1 = kexp<D>(bi[1]), e2 = kexp<D>(bi[2]), e3 = kexp<D>(bi[3]);
+          a[0] = scale_pair<D>(a[0], e0, e1);
+          a[1] = scale_pair<D>(a[1], e0, e1);
+          a[2] = scale_pair<D>(a[2], e2, e3);
+          a[3] = scale_pair<D>(a[3], e2, e3);
+        }
 #pragma unroll
         for (int np = 0; np < NO / 2; ++np) {
           unsigned b[4];
@@ -286,6 +384,7 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
       const float gam = gb[C + C - 1];
       for_state([&](float& x, int, int) { x *= gam; });
     }
+    if constexpr (kVec) for_state([&](float& x, int, int d) { x *= kexp<D>(blast(d)); });
     const TransRowsView<D> ut{u + sm0, LDU};  // (v, j) = U[j][v]
     const RowsBView<D> kb{k + sn0, LDK};      // (j, d) = k[j][d]
 #pragma unroll
@@ -308,6 +407,14 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
       for (int np = 0; np < NTS / 2; ++np) {
         unsigned b[4];
         frag_b2(kb, b, kk, 16 * np);
+        if constexpr (kVec) {  // k_j e^{b_last - b_j}: rows kk.. are stripe kk / 16, columns the lane's two keys
+          const int d0 = sn0 + 16 * np + g, d1 = d0 + 8, J = kk / 16;
+          const float f0 = kexp<D>(blast(d0) - bref(J, d0)), f1 = kexp<D>(blast(d1) - bref(J, d1));
+          b[0] = scale_pair<D>(b[0], f0, f0);
+          b[1] = scale_pair<D>(b[1], f0, f0);
+          b[2] = scale_pair<D>(b[2], f1, f1);
+          b[3] = scale_pair<D>(b[3], f1, f1);
+        }
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt) mma_pair<D>(st[mt][2 * np], st[mt][2 * np + 1], a[mt], b);
       }
@@ -323,7 +430,12 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
     for_state([&](float x, int v, int d) {
       if (v0 + v < V) ht[(long long)d * V + v0 + v] = x;
     });
-  if (gtotal != nullptr && threadIdx.x == 0) *gtotal = gacc;
+  if constexpr (kVec) {
+    if (gtotal != nullptr)
+      for (int d = threadIdx.x; d < K; d += NT) gtotal[d] = gtot(d);
+  } else if (gtotal != nullptr && threadIdx.x == 0) {
+    *gtotal = gacc;
+  }
 }
 
 /// The (sequence, head, V-tile) of a block. The V-tiles of one (sequence, head) are adjacent in launch order,
@@ -338,6 +450,10 @@ LINREC_DEV RegsBlock regs_block(const FwdParams& p) {
   const int nh = lin / nvt;
   return {nh / p.H, nh - (nh / p.H) * p.H, lin - nh * nvt};
 }
+
+/// Log decays per segment in the workspace's gsum (layout.cuh SegmentWs): one per key for a per-key decay.
+template <class Variant>
+constexpr int kSegGateWidth = Variant::kDecay == DecayKind::Vector ? Variant::K : 1;
 
 /// Segment seg's slot in the workspace (layout.cuh SegmentWs), for nseg segments.
 LINREC_DEV long long segment_slot(const FwdParams& p, int n, int h, int nseg, int seg) {
@@ -358,7 +474,7 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
   const int t1 = sp.c1 * C < seq.len ? sp.c1 * C : seq.len, t0 = sp.c0 * C < t1 ? sp.c0 * C : t1;
   const long long sbase = ((long long)b.n * p.H + b.h) * K * (long long)V;
   const float* h0 = seg == 0 ? (p.h0 != nullptr ? p.h0 + sbase : nullptr)
-                             : p.ws + segment_ws(p.N, nseg, p.H, K, V).states / 4 +
+                             : p.ws + segment_ws(p.N, nseg, p.H, K, V, kSegGateWidth<Variant>).states / 4 +
                                    segment_slot(p, b.n, b.h, nseg, seg - 1) * K * V;
   float* ht = seg == nseg - 1 && p.ht != nullptr ? p.ht + sbase : nullptr;
   fused_regs_walk<Variant, Config, true>(p, b.h, b.vt, seq.bos + t0, t1 - t0, h0, ht, nullptr);
@@ -380,11 +496,11 @@ LINREC_DEV void chunk_fwd_seg_state(const FwdParams& p) {
       *reinterpret_cast<int*>(p.ws) = nseg;
     const SegmentSpan sp = segment_span((seq.len + C - 1) / C, nseg, seg);
     const int t1 = sp.c1 * C < seq.len ? sp.c1 * C : seq.len, t0 = sp.c0 * C < t1 ? sp.c0 * C : t1;
-    const SegmentWs w = segment_ws(p.N, nseg, p.H, K, V);
+    const SegmentWs w = segment_ws(p.N, nseg, p.H, K, V, kSegGateWidth<Variant>);
     const long long slot = segment_slot(p, b.n, b.h, nseg, seg);
     fused_regs_walk<Variant, Config, false>(p, b.h, b.vt, seq.bos + t0, t1 - t0, nullptr,
                                             p.ws + w.states / 4 + slot * K * V,
-                                            b.vt == 0 ? p.ws + w.gsum / 4 + slot : nullptr);
+                                            b.vt == 0 ? p.ws + w.gsum / 4 + slot * kSegGateWidth<Variant> : nullptr);
   }
 }
 
@@ -401,13 +517,14 @@ LINREC_DEV void chunk_fwd_seg_scan(const FwdParams& p) {
     const long long e = (long long)blockIdx.y * blockDim.x + threadIdx.x;
     if (e >= KV) return;
     const int nseg = *reinterpret_cast<const int*>(p.ws);
-    const SegmentWs w = segment_ws(p.N, nseg, p.H, Variant::K, Variant::V);
+    constexpr int GW = kSegGateWidth<Variant>;
+    const SegmentWs w = segment_ws(p.N, nseg, p.H, Variant::K, Variant::V, GW);
     float* states = p.ws + w.states / 4;
     const float* gsum = p.ws + w.gsum / 4;
     float x = p.h0 != nullptr ? p.h0[(long long)nh * KV + e] : 0.0f;
     for (int s = 0; s + 1 < nseg; ++s) {
       const long long slot = segment_slot(p, n, h, nseg, s);
-      x = linrec_exp(gsum[slot]) * x + states[slot * KV + e];
+      x = linrec_exp(gsum[slot * GW + (GW == 1 ? 0 : e / Variant::V)]) * x + states[slot * KV + e];
       states[slot * KV + e] = x;
     }
   }

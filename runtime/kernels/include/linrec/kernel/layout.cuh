@@ -108,8 +108,10 @@ LINREC_HD constexpr int scan_slice_rows(int KF, int block_k) {
 }
 
 /// The fused kernel's register-state path (chunk_fwd_fused_regs, 16-bit inputs): ns pipeline stages of q, k
-/// ([C][K'p]) and the V-tile ([C][BV]) plus the chunk's decay factors (b, e^b, e^{b_last - b}: 3 C floats),
-/// then one 16-bit copy of the state ([BV][K'p]) that the q S product reads. ns is 2: with 2 stages two
+/// ([C][K'p]) and the V-tile ([C][BV]) plus, for a scalar decay, the chunk's decay factors (b, e^b,
+/// e^{b_last - b}: 3 C floats), then one 16-bit copy of the state ([BV][K'p]) that the q S product reads.
+/// A per-key decay adds one set of tables (fp32 [C/16 + 2][K'p]: b at each stripe's reference row, b at the
+/// chunk's last row, and the state-only walk's running total), rewritten per chunk. ns is 2: with 2 stages two
 /// blocks share an SM. Deeper rings (3, 4; Config::Stages once selected them) were measured on the H200
 /// (2026-12-02): 0.29 -> 0.42 ms at T = 1k (one block per SM), 3 % faster at T = 16k, and one config
 /// (retention C=64 BV=64 4 warps, 3 stages) failed the tuner's reference check on the GPU while the
@@ -121,6 +123,7 @@ struct FusedRegsLayout {
   int q = 0, k = 0, u = 0, g = 0;  ///< offsets within a stage
   int stage = 0;  ///< bytes per stage
   int sb = 0;     ///< offset of Sb (after the stages)
+  int vt = 0;     ///< offset of the per-key decay tables (vector decay only)
   int total = 0;
 };
 /// Whether the register-state fused kernel can split a chunk of C rows and a BV-wide V-tile among `warps`
@@ -150,7 +153,11 @@ LINREC_HD constexpr bool fused_regs_shape_ok(int K, int C, int BV, int warps) {
          s.bvw / 2 <= 64 && C / 2 <= 64;
 }
 
-LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV) {
+/// Bytes of the per-key decay tables (see FusedRegsLayout).
+LINREC_HD constexpr int fused_regs_vector_tables(int KF, int C) {
+  return round_up(4 * (C / 16 + 2) * padded_feature_width(KF), 16);
+}
+LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV, bool vector_decay) {
   FusedRegsLayout l{};
   const int kfp = padded_feature_width(KF);
   l.ld_k = smem_row_stride(kfp, 2);
@@ -159,21 +166,24 @@ LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV) {
   l.k = l.q + round_up(2 * C * l.ld_k, 16);
   l.u = l.k + round_up(2 * C * l.ld_k, 16);
   l.g = l.u + round_up(2 * C * l.ld_u, 16);
-  l.stage = l.g + round_up(3 * 4 * C, 16);
+  l.stage = l.g + (vector_decay ? 0 : round_up(3 * 4 * C, 16));
   l.sb = l.ns * l.stage;
-  l.total = l.sb + round_up(2 * BV * l.ld_k, 16);
+  l.vt = l.sb + round_up(2 * BV * l.ld_k, 16);
+  l.total = l.vt + (vector_decay ? fused_regs_vector_tables(KF, C) : 0);
   return l;
 }
 
 /// Whether a variant takes the register-state fused kernel (fused_regs.cuh fused_in_registers spells the same
 /// test over the Variant; codegen calls this one to plan the segment stages): 16-bit inputs, an additive rule
 /// with no beta and no normalizer, q~ and k~ the raw rows (identity maps, no pre-expressions, K % 16 == 0),
-/// a decay that is none, a constant or a scalar per token, V % 8 == 0 and a warp split fused_regs_shape_ok takes.
-LINREC_HD constexpr bool fused_regs_applies(int elem_bytes, bool delta, bool beta, bool normalize, bool raw_q,
-                                            bool raw_k, bool vector_decay, int K, int KF, int V, int C, int BV,
-                                            int warps) {
-  return elem_bytes == 2 && !delta && !beta && !normalize && raw_q && raw_k && !vector_decay && KF == K &&
-         K % 16 == 0 && V % 8 == 0 && fused_regs_shape_ok(K, C, BV, warps);
+/// any decay (a per-key one only with bf16 inputs: the kernel rescales q and k by e^{+-(b_i - b_ref)} over half a
+/// 16-row stripe, which fp16's range does not hold for strong decays), V % 8 == 0 and a warp split
+/// fused_regs_shape_ok takes.
+LINREC_HD constexpr bool fused_regs_applies(int elem_bytes, bool bf16, bool delta, bool beta, bool normalize,
+                                            bool raw_q, bool raw_k, bool vector_decay, int K, int KF, int V, int C,
+                                            int BV, int warps) {
+  return elem_bytes == 2 && (bf16 || !vector_decay) && !delta && !beta && !normalize && raw_q && raw_k &&
+         KF == K && K % 16 == 0 && V % 8 == 0 && fused_regs_shape_ok(K, C, BV, warps);
 }
 
 /// Sequence segments of the register-state fused kernel. A launch with grid z = nseg > 1 splits every
@@ -185,18 +195,19 @@ LINREC_HD constexpr bool fused_regs_applies(int elem_bytes, bool delta, bool bet
 ///   header  int nseg (written by chunk_fwd_seg_state, read by chunk_fwd_seg_scan), 256 bytes;
 ///   states  [N][nseg-1][H][K'][V] fp32: segment s's own final state, replaced by the scan with the state
 ///           entering segment s + 1 (the last segment's own state is never needed: its block writes ht);
-///   gsum    [N][nseg-1][H] fp32: segment s's total log decay.
+///   gsum    [N][nseg-1][H][GW] fp32: segment s's total log decay, GW = 1 for a scalar decay, K' per key.
 /// Codegen sizes it for the most segments its grid formula can ask for (KernelLayout.cpp).
 struct SegmentWs {
   long long states = 0, gsum = 0, total = 0;
   LINREC_HD constexpr long long bytes() const { return total; }
 };
-LINREC_HD constexpr SegmentWs segment_ws(long long N, long long nseg, long long H, long long KF, long long V) {
+LINREC_HD constexpr SegmentWs segment_ws(long long N, long long nseg, long long H, long long KF, long long V,
+                                         long long gate_width) {
   SegmentWs w{};
   if (nseg <= 1) return w;
   w.states = 256;
   w.gsum = w.states + 4 * N * (nseg - 1) * H * KF * V;
-  w.total = w.gsum + 4 * N * (nseg - 1) * H;
+  w.total = w.gsum + 4 * N * (nseg - 1) * H * gate_width;
   return w;
 }
 /// The chunks [c0, c1) of a sequence of nchunks chunks that segment seg of nseg covers (c0 == c1: none).
@@ -215,7 +226,7 @@ constexpr int kSegmentBlocksPerSm = 2;
 /// chunk_fwd_seg_state's regions: the fused kernel's stages without q, and no Sb. Its walk is a chain of a
 /// load and one product per chunk, so deeper prefetch is what shortens it: up to 4 stages, as many as leave
 /// two blocks per SM (2 x 113 KiB plus the per-block reserve fit a Hopper SM's 228 KiB).
-LINREC_HD constexpr FusedRegsLayout fused_regs_state_layout(int KF, int C, int BV) {
+LINREC_HD constexpr FusedRegsLayout fused_regs_state_layout(int KF, int C, int BV, bool vector_decay) {
   FusedRegsLayout l{};
   const int kfp = padded_feature_width(KF);
   l.ld_k = smem_row_stride(kfp, 2);
@@ -224,11 +235,13 @@ LINREC_HD constexpr FusedRegsLayout fused_regs_state_layout(int KF, int C, int B
   l.k = 0;
   l.u = l.k + round_up(2 * C * l.ld_k, 16);
   l.g = l.u + round_up(2 * C * l.ld_u, 16);
-  l.stage = l.g + round_up(3 * 4 * C, 16);
+  l.stage = l.g + (vector_decay ? 0 : round_up(3 * 4 * C, 16));
+  const int tables = vector_decay ? fused_regs_vector_tables(KF, C) : 0;
   l.ns = 4;
-  while (l.ns > 2 && l.ns * l.stage > 113 * 1024) --l.ns;
+  while (l.ns > 2 && l.ns * l.stage + tables > 113 * 1024) --l.ns;
   l.sb = l.ns * l.stage;
-  l.total = l.sb;
+  l.vt = l.sb;
+  l.total = l.vt + tables;
   return l;
 }
 
@@ -290,11 +303,11 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   l.z = take(normalize && !gates ? 4 * l.kfp : 0);
   l.misc = take(4 * 32);
   l.total = at;
-  // The register-state fused path (16-bit, additive, no per-key decay, no normalizer) carves its own
+  // The register-state fused path (16-bit, additive, no normalizer) carves its own
   // regions out of the same launch size: the size covers both, so codegen and the tuner need not know
   // which path a variant's feature maps select.
-  if (fused && eb == 2 && !delta && !vector_decay && !normalize) {
-    const int regs = fused_regs_layout(KF, C, BV).total;
+  if (fused && eb == 2 && !delta && !normalize) {
+    const int regs = fused_regs_layout(KF, C, BV, vector_decay).total;
     if (regs > l.total) l.total = regs;
   }
   (void)warps;
