@@ -328,7 +328,12 @@ class LowerToEmitCPass : public impl::LowerToEmitCBase<LowerToEmitCPass> {
          ", kKRaw = " + boolStr(raw(rec.getKPre())) + ";\n";
     s += "  static constexpr float kNormEps = " + floatLiteral(rec.getNormEps().convertToDouble()) + ";\n";
     s += "  static constexpr int kNumInputs = " + std::to_string(rec.getInputs().size()) +
-         ", kNumParams = " + std::to_string(rec.getParams().size()) + ";";
+         ", kNumParams = " + std::to_string(rec.getParams().size()) + ";\n";
+    // Which inputs are per key: kernels load those ahead of the expressions (abi.cuh TokenCtx::vin).
+    unsigned vec = 0;
+    for (auto [i, a] : llvm::enumerate(rec.getInputs()))
+      if (llvm::cast<InputDeclAttr>(a).getKind() == InputKind::Vector) vec |= 1u << i;
+    s += "  static constexpr unsigned kVecInputs = " + std::to_string(vec) + "u;";
     return s;
   }
 

@@ -40,7 +40,7 @@
 // CHECK:       emitc.verbatim "struct Variant {
 // CHECK-SAME:    kDecay = linrec::kern::DecayKind::Vector;
 // CHECK-SAME:    kDelta = false, kNormalize = false, kHasBeta = true;
-// CHECK-SAME:    kNumInputs = 2, kNumParams = 2;"
+// CHECK-SAME:    kNumInputs = 2, kNumParams = 2;\0A  static constexpr unsigned kVecInputs = 2u;"
 // q_pre = relu(q) * w[h] with w at param index 1.
 // CHECK:       emitc.func @q_pre(%[[C:.*]]: !emitc.opaque<"const linrec::kern::TokenCtx&">, %[[D:.*]]: !emitc.opaque<"int">) -> f32
 // CHECK-SAME:    specifiers = ["__device__", "static"]

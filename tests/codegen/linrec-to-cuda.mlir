@@ -34,6 +34,7 @@ module {}
 // CHECK-NEXT:   static constexpr bool kQRaw = true, kKRaw = true;
 // CHECK-NEXT:   static constexpr float kNormEps = 9.999999975e-07f;
 // CHECK-NEXT:   static constexpr int kNumInputs = 2, kNumParams = 2;
+// CHECK-NEXT:   static constexpr unsigned kVecInputs = 0u;
 // CHECK-NEXT: __device__ static float q_pre(const linrec::kern::TokenCtx& v1, int v2) {
 // CHECK:      __device__ static float decay(const linrec::kern::TokenCtx& v1, int v2) {
 // CHECK-NEXT:   float v3 = ctx_param(v1, 0);

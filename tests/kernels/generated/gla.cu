@@ -11,6 +11,7 @@ struct Variant {
   static constexpr bool kQRaw = true, kKRaw = true;
   static constexpr float kNormEps = 1e-6f;
   static constexpr int kNumInputs = 1, kNumParams = 0;
+  static constexpr unsigned kVecInputs = 1u;
   __device__ static float q_pre(const linrec::kern::TokenCtx& c, int d) { return c.q(d); }
   __device__ static float k_pre(const linrec::kern::TokenCtx& c, int d) { return c.k(d); }
   __device__ static float decay(const linrec::kern::TokenCtx& c, int d) { return linrec_logsigmoid(c.input_vec(0, d)) / 16.0f; }

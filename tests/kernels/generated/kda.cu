@@ -10,6 +10,7 @@ struct Variant {
   static constexpr bool kDelta = true, kNormalize = false, kHasBeta = true;
   static constexpr float kNormEps = 1e-6f;
   static constexpr int kNumInputs = 2, kNumParams = 2;
+  static constexpr unsigned kVecInputs = 2u;
   __device__ static float q_pre(const linrec::kern::TokenCtx& c, int d) { return c.q(d); }
   __device__ static float k_pre(const linrec::kern::TokenCtx& c, int d) { return c.k(d); }
   __device__ static float decay(const linrec::kern::TokenCtx& c, int d) { return -linrec_exp(c.param(0)) * linrec_softplus(c.input_vec(1, d) + c.param_vec(1, d)); }

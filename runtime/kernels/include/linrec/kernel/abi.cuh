@@ -77,9 +77,16 @@ struct TokenCtx {
   long long tok;
   int h, H, K;
   DType dtype;  ///< storage of qrow/krow (a compile-time constant after inlining: the branches fold)
+  /// Vector inputs the caller already loaded for this token at the one key it evaluates the expression at:
+  /// input i is vin[i] when bit i of vin_mask is set. Loads issued together ahead of a branchy expression
+  /// (logsigmoid, softplus) overlap; inside it each would wait for the previous evaluation.
+  float vin[kMaxInputs] = {};
+  unsigned vin_mask = 0;
 
   LINREC_DEV float input(int i) const { return in_ptrs[i][tok * H + h]; }
-  LINREC_DEV float input_vec(int i, int d) const { return in_ptrs[i][(tok * H + h) * K + d]; }
+  LINREC_DEV float input_vec(int i, int d) const {
+    return (vin_mask >> i) & 1u ? vin[i] : in_ptrs[i][(tok * H + h) * K + d];
+  }
   LINREC_DEV float param(int i) const { return par_ptrs[i][h]; }
   LINREC_DEV float param_vec(int i, int d) const { return par_ptrs[i][(long long)h * K + d]; }
   LINREC_DEV float head() const { return (float)h; }

@@ -18,6 +18,18 @@ LINREC_DEV float kexp(float x) {
   }
 }
 
+template <class...>
+using void_t = void;
+/// Variant::kVecInputs (bit i: input i is per key, [B,T,H,K]), 0 for a Variant that does not declare it.
+template <class Variant, class = void>
+struct VecInputMask {
+  static constexpr unsigned value = 0;
+};
+template <class Variant>
+struct VecInputMask<Variant, void_t<decltype(Variant::kVecInputs)>> {
+  static constexpr unsigned value = Variant::kVecInputs;
+};
+
 /// Compile-time facts about a Variant, checked once.
 template <class Variant>
 struct VariantTraits {

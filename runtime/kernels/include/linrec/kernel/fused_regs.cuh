@@ -155,20 +155,34 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
       E* const q = qs(s);
       E* const k = ks(s);
       const float nan = nanf("");
-      // Up to 32 rows' decays per batch, evaluated at clamped indices with no branch around the expression:
-      // their loads all issue before the first is used (the state's accumulators leave the registers).
+      // Up to 32 rows per batch (the state's accumulators leave room for them). The batch's vector inputs
+      // are loaded first, at clamped indices and with no branch between them, so the loads overlap; the
+      // decay expression then reads them from the context.
       constexpr int GR = C < 32 ? C : 32;
+      constexpr unsigned VM = VecInputMask<Variant>::value;
 #pragma unroll 1
       for (int d = threadIdx.x; d < K; d += NT) {
         float run = 0.0f;
 #pragma unroll 1
         for (int r0 = 0; r0 < C; r0 += GR) {
           float b[GR];
+          float pre[GR][kMaxInputs];
+#pragma unroll
+          for (int r = 0; r < GR; ++r) {
+            const long long tok = bos + t0 + (r0 + r < rows ? r0 + r : 0);
+#pragma unroll
+            for (int j = 0; j < kMaxInputs; ++j)
+              if ((VM >> j) & 1u) pre[r][j] = p.inputs[j][(tok * p.H + h) * K + d];
+          }
 #pragma unroll
           for (int r = 0; r < GR; ++r) {
             const int i = r0 + r;
             const bool ok = i < rows;
-            const TokenCtx ctx{nullptr, nullptr, p.inputs, p.params, bos + t0 + (ok ? i : 0), h, p.H, K, D};
+            TokenCtx ctx{nullptr, nullptr, p.inputs, p.params, bos + t0 + (ok ? i : 0), h, p.H, K, D};
+            ctx.vin_mask = VM;
+#pragma unroll
+            for (int j = 0; j < kMaxInputs; ++j)
+              if ((VM >> j) & 1u) ctx.vin[j] = pre[r][j];
             const float x = Variant::decay(ctx, d);
             b[r] = ok ? x : 0.0f;
           }
