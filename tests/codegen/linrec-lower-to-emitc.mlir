@@ -133,8 +133,8 @@ q_pre {
 // SEG:         emitc.call_opaque "linrec::kern::chunk_fwd_seg_scan"
 // SEG:         emitc.call_opaque "linrec::kern::chunk_fwd_fused"
 
-// SEGV:        name = "linrec_fwdsegstate_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = 109568 : i64, stage = "segment_state"},
-// SEGV:        name = "linrec_fwd_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = 108544 : i64, stage = "fused"}]
+// SEGV:        name = "linrec_fwdsegstate_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = 111616 : i64, stage = "segment_state"},
+// SEGV:        name = "linrec_fwd_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16", smem_bytes = 110592 : i64, stage = "fused"}]
 // SEGV-SAME:   workspace_bytes = "min(1,(max(1,floor(MC/16))-1))*(256+4*N*(max(1,floor(MC/16))-1)*H*(KF*V+KF))"
 
 // SEG32:       kernels = [{block_threads = 128 : i64, grid = {x = "N*H", y = "cdiv(V,BV)", z = "1"},

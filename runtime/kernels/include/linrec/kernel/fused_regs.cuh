@@ -83,11 +83,12 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   auto gs = [&](int s) { return reinterpret_cast<float*>(sm + s * L.stage + L.g); };
   E* const sb = reinterpret_cast<E*>(sm + L.sb);
   // Per-key decay tables: bref(I, d) = b at stripe I's reference row, blast(d) = b at the chunk's last row,
-  // gtot(d) = the state-only walk's running total.
+  // gtot(d) = the state-only walk's running total, gpart(j, d) = the sum over thread j's rows (vec_transform).
   float* const vtab = reinterpret_cast<float*>(sm + L.vt);
   auto bref = [&](int I, int d) -> float& { return vtab[I * K + d]; };
   auto blast = [&](int d) -> float& { return vtab[RS * K + d]; };
   auto gtot = [&](int d) -> float& { return vtab[(RS + 1) * K + d]; };
+  auto gpart = [&](int j, int d) -> float& { return vtab[(RS + 2 + j) * K + d]; };
 
   auto rows_at = [&](int t0) { return len - t0 < C ? len - t0 : C; };
   const int nchunks = (len + C - 1) / C;
@@ -154,59 +155,96 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
       const int t0 = c * C, rows = rows_at(t0);
       E* const q = qs(s);
       E* const k = ks(s);
-      const float nan = nanf("");
+      // Threads per key: with at least twice as many threads as keys, the rows of a key are split among
+      // TPK threads of 16-row-aligned ranges of at most 32 rows (a cross-thread cumsum through the tables),
+      // so that every thread evaluates decays: the expression is a latency chain per row.
+      constexpr int TPK = NT >= 4 * K && C / 4 >= 16 && C / 4 <= 32 ? 4 : NT >= 2 * K && C / 2 >= 16 && C / 2 <= 32 ? 2 : 1;
+      constexpr int RPT = C / TPK;  // rows per thread
       // Up to 32 rows per batch (the state's accumulators leave room for them). The batch's vector inputs
       // are loaded first, at clamped indices and with no branch between them, so the loads overlap; the
       // decay expression then reads them from the context.
-      constexpr int GR = C < 32 ? C : 32;
+      constexpr int GR = RPT < 32 ? RPT : 32;
       constexpr unsigned VM = VecInputMask<Variant>::value;
-#pragma unroll 1
-      for (int d = threadIdx.x; d < K; d += NT) {
-        float run = 0.0f;
-#pragma unroll 1
-        for (int r0 = 0; r0 < C; r0 += GR) {
-          float b[GR];
-          float pre[GR][kMaxInputs];
+      // b[r] <- the log decay of row r0 + r at key d (0 past the sequence).
+      auto eval_batch = [&](int d, int r0, float(&b)[GR]) {
+        float pre[GR][kMaxInputs];
 #pragma unroll
-          for (int r = 0; r < GR; ++r) {
-            const long long tok = bos + t0 + (r0 + r < rows ? r0 + r : 0);
+        for (int r = 0; r < GR; ++r) {
+          const long long tok = bos + t0 + (r0 + r < rows ? r0 + r : 0);
 #pragma unroll
-            for (int j = 0; j < kMaxInputs; ++j)
-              if ((VM >> j) & 1u) pre[r][j] = p.inputs[j][(tok * p.H + h) * K + d];
-          }
+          for (int j = 0; j < kMaxInputs; ++j)
+            if ((VM >> j) & 1u) pre[r][j] = p.inputs[j][(tok * p.H + h) * K + d];
+        }
 #pragma unroll
-          for (int r = 0; r < GR; ++r) {
-            const int i = r0 + r;
-            const bool ok = i < rows;
-            TokenCtx ctx{nullptr, nullptr, p.inputs, p.params, bos + t0 + (ok ? i : 0), h, p.H, K, D};
-            ctx.vin_mask = VM;
+        for (int r = 0; r < GR; ++r) {
+          const int i = r0 + r;
+          const bool ok = i < rows;
+          TokenCtx ctx{nullptr, nullptr, p.inputs, p.params, bos + t0 + (ok ? i : 0), h, p.H, K, D};
+          ctx.vin_mask = VM;
 #pragma unroll
-            for (int j = 0; j < kMaxInputs; ++j)
-              if ((VM >> j) & 1u) ctx.vin[j] = pre[r][j];
-            const float x = Variant::decay(ctx, d);
-            b[r] = ok ? x : 0.0f;
-          }
+          for (int j = 0; j < kMaxInputs; ++j)
+            if ((VM >> j) & 1u) ctx.vin[j] = pre[r][j];
+          const float x = Variant::decay(ctx, d);
+          b[r] = ok ? x : 0.0f;
+        }
+      };
+      // Rows r0 .. r0 + GR - 1 (whole stripes) rescaled, b the in-chunk cumsum of their log decays.
+      auto rescale = [&](int d, int r0, const float(&b)[GR]) {
+        const float nan = nanf("");
 #pragma unroll
-          for (int r = 0; r < GR; ++r) {
-            run += b[r];
-            b[r] = run;
-          }
+        for (int i0 = 0; i0 < GR; i0 += 16) {
+          const float m = b[i0 + 7];
+          bref((r0 + i0) / 16, d) = m;
 #pragma unroll
-          for (int i0 = 0; i0 < GR; i0 += 16) {
-            const float m = b[i0 + 7];
-            bref((r0 + i0) / 16, d) = m;
-#pragma unroll
-            for (int r = i0; r < i0 + 16; ++r) {
-              const float dl = b[r] - m;
-              const bool ok = fabsf(dl) <= kSpan;
-              const int at = (r0 + r) * LDK + d;
-              if constexpr (kOut) q[at] = from_float<D>(ok ? to_float<D>(q[at]) * kexp<D>(dl) : nan);
-              k[at] = from_float<D>(ok ? to_float<D>(k[at]) * kexp<D>(-dl) : nan);
-            }
+          for (int r = i0; r < i0 + 16; ++r) {
+            const float dl = b[r] - m;
+            const bool ok = fabsf(dl) <= kSpan;
+            const int at = (r0 + r) * LDK + d;
+            if constexpr (kOut) q[at] = from_float<D>(ok ? to_float<D>(q[at]) * kexp<D>(dl) : nan);
+            k[at] = from_float<D>(ok ? to_float<D>(k[at]) * kexp<D>(-dl) : nan);
           }
         }
-        blast(d) = run;
-        if constexpr (!kOut) gtot(d) += run;
+      };
+      if constexpr (TPK == 1) {
+#pragma unroll 1
+        for (int d = threadIdx.x; d < K; d += NT) {
+          float run = 0.0f;
+#pragma unroll 1
+          for (int r0 = 0; r0 < C; r0 += GR) {
+            float b[GR];
+            eval_batch(d, r0, b);
+#pragma unroll
+            for (int r = 0; r < GR; ++r) {
+              run += b[r];
+              b[r] = run;
+            }
+            rescale(d, r0, b);
+          }
+          blast(d) = run;
+          if constexpr (!kOut) gtot(d) += run;
+        }
+      } else {
+        const int d = (int)threadIdx.x % K, grp = (int)threadIdx.x / K;
+        const bool act = grp < TPK;
+        float b[GR];
+        if (act) {
+          eval_batch(d, grp * RPT, b);
+#pragma unroll
+          for (int r = 1; r < GR; ++r) b[r] += b[r - 1];
+          gpart(grp, d) = b[GR - 1];
+        }
+        block_sync();  // every range's total is visible
+        if (act) {
+          float off = 0.0f;
+          for (int j = 0; j < grp; ++j) off += gpart(j, d);
+#pragma unroll
+          for (int r = 0; r < GR; ++r) b[r] += off;
+          rescale(d, grp * RPT, b);
+          if (grp == TPK - 1) {
+            blast(d) = b[GR - 1];
+            if constexpr (!kOut) gtot(d) += b[GR - 1];
+          }
+        }
       }
     }
   };

@@ -110,8 +110,9 @@ LINREC_HD constexpr int scan_slice_rows(int KF, int block_k) {
 /// The fused kernel's register-state path (chunk_fwd_fused_regs, 16-bit inputs): ns pipeline stages of q, k
 /// ([C][K'p]) and the V-tile ([C][BV]) plus, for a scalar decay, the chunk's decay factors (b, e^b,
 /// e^{b_last - b}: 3 C floats), then one 16-bit copy of the state ([BV][K'p]) that the q S product reads.
-/// A per-key decay adds one set of tables (fp32 [C/16 + 2][K'p]: b at each stripe's reference row, b at the
-/// chunk's last row, and the state-only walk's running total), rewritten per chunk. ns is 2: with 2 stages two
+/// A per-key decay adds one set of tables (fp32 [2 C/16 + 2][K'p]: b at each stripe's reference row, b at the
+/// chunk's last row, the state-only walk's running total, and partial sums of up to C/16 row ranges),
+/// rewritten per chunk. ns is 2: with 2 stages two
 /// blocks share an SM. Deeper rings (3, 4; Config::Stages once selected them) were measured on the H200
 /// (2026-12-02): 0.29 -> 0.42 ms at T = 1k (one block per SM), 3 % faster at T = 16k, and one config
 /// (retention C=64 BV=64 4 warps, 3 stages) failed the tuner's reference check on the GPU while the
@@ -155,7 +156,7 @@ LINREC_HD constexpr bool fused_regs_shape_ok(int K, int C, int BV, int warps) {
 
 /// Bytes of the per-key decay tables (see FusedRegsLayout).
 LINREC_HD constexpr int fused_regs_vector_tables(int KF, int C) {
-  return round_up(4 * (C / 16 + 2) * padded_feature_width(KF), 16);
+  return round_up(4 * (2 * (C / 16) + 2) * padded_feature_width(KF), 16);
 }
 LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV, bool vector_decay) {
   FusedRegsLayout l{};
