@@ -190,7 +190,8 @@ TEST_P(Emulated, PrefillSegments) {
   load(l, GetParam().family, GetParam().tag);
   ASSERT_TRUE(l.error.empty()) << l.error;
   const TuShape& sh = l.shape;
-  if (!takesRegisterPath(l.tu, sh, l.spec.normalize, l.spec.decay == dsl::DecayKind::Vector)) GTEST_SKIP() << "this module does not take the register-state fused kernel";
+  if (!takesRegisterPath(l.tu, sh, l.spec.normalize, l.spec.decay == dsl::DecayKind::Vector))
+    GTEST_SKIP() << "this module does not take the register-state fused kernel";
   Case c;
   c.B = 2;
   c.H = 2;

@@ -229,7 +229,8 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
       LINREC_TRY(b.ws.poison(static_cast<size_t>(kern::segment_ws(N, segments, H, KF, V, f.vec ? KF : 1).bytes())));
       p.ws = static_cast<float*>(b.ws.ptr());
       LINREC_TRY(dev.launch(state, gx, gy, static_cast<unsigned>(segments - 1), threads,
-                            static_cast<unsigned>(kern::fused_regs_state_layout(KF, s.C, s.BV, f.vec).total), &p, sizeof(p)));
+                            static_cast<unsigned>(kern::fused_regs_state_layout(KF, s.C, s.BV, f.vec).total), &p,
+                            sizeof(p)));
       LINREC_TRY(dev.launch(scan, gx, static_cast<unsigned>(ceilDiv(static_cast<int64_t>(KF) * V, threads)), 1,
                             threads, 0, &p, sizeof(p)));
     }

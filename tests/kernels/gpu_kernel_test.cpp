@@ -286,7 +286,8 @@ TEST_P(Gpu, Prefill) {
 // Sequence segments of the register-state fused kernel: 2..7 segments of uneven sequences (16 chunks of
 // 64 in a T = 1000 sequence), varlen with segments past the short sequences' ends, with and without h0.
 TEST_P(Gpu, PrefillSegments) {
-  if (!takesRegisterPath(tu_, shape_, spec_.normalize, spec_.decay == dsl::DecayKind::Vector)) GTEST_SKIP() << "this family and shape do not take the register-state fused kernel";
+  if (!takesRegisterPath(tu_, shape_, spec_.normalize, spec_.decay == dsl::DecayKind::Vector))
+    GTEST_SKIP() << "this family and shape do not take the register-state fused kernel";
   for (int segs : {2, 3, 7})
     for (bool h0 : {false, true}) {
       Case c;

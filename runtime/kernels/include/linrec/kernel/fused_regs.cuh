@@ -43,10 +43,9 @@ struct FusedRegsShape {
 template <class Variant, class Config>
 LINREC_HD constexpr bool fused_in_registers() {
   return fused_regs_applies(Config::kDType == DType::FP32 ? 4 : 2, Config::kDType == DType::BF16, Variant::kDelta,
-                            Variant::kHasBeta,
-                            Variant::kNormalize, kRawOperand<Variant, true>, kRawOperand<Variant, false>,
-                            Variant::kDecay == DecayKind::Vector, Variant::K, Variant::KF, Variant::V, Config::C,
-                            Config::BV, Config::Warps);
+                            Variant::kHasBeta, Variant::kNormalize, kRawOperand<Variant, true>,
+                            kRawOperand<Variant, false>, Variant::kDecay == DecayKind::Vector, Variant::K, Variant::KF,
+                            Variant::V, Config::C, Config::BV, Config::Warps);
 }
 
 /// One block's walk over the chunks of tokens [bos, bos + len) of head h, V-tile vt: the state starts
@@ -158,7 +157,9 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
       // Threads per key: with at least twice as many threads as keys, the rows of a key are split among
       // TPK threads of 16-row-aligned ranges of at most 32 rows (a cross-thread cumsum through the tables),
       // so that every thread evaluates decays: the expression is a latency chain per row.
-      constexpr int TPK = NT >= 4 * K && C / 4 >= 16 && C / 4 <= 32 ? 4 : NT >= 2 * K && C / 2 >= 16 && C / 2 <= 32 ? 2 : 1;
+      constexpr int TPK = NT >= 4 * K && C / 4 >= 16 && C / 4 <= 32   ? 4
+                          : NT >= 2 * K && C / 2 >= 16 && C / 2 <= 32 ? 2
+                                                                      : 1;
       constexpr int RPT = C / TPK;  // rows per thread
       // Up to 32 rows per batch (the state's accumulators leave room for them). The batch's vector inputs
       // are loaded first, at clamped indices and with no branch between them, so the loads overlap; the

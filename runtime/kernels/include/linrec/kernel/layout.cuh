@@ -183,8 +183,8 @@ LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV, boo
 LINREC_HD constexpr bool fused_regs_applies(int elem_bytes, bool bf16, bool delta, bool beta, bool normalize,
                                             bool raw_q, bool raw_k, bool vector_decay, int K, int KF, int V, int C,
                                             int BV, int warps) {
-  return elem_bytes == 2 && (bf16 || !vector_decay) && !delta && !beta && !normalize && raw_q && raw_k &&
-         KF == K && K % 16 == 0 && V % 8 == 0 && fused_regs_shape_ok(K, C, BV, warps);
+  return elem_bytes == 2 && (bf16 || !vector_decay) && !delta && !beta && !normalize && raw_q && raw_k && KF == K &&
+         K % 16 == 0 && V % 8 == 0 && fused_regs_shape_ok(K, C, BV, warps);
 }
 
 /// Sequence segments of the register-state fused kernel. A launch with grid z = nseg > 1 splits every
