@@ -169,24 +169,25 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
       // b[r] <- the log decay of row r0 + r at key d (0 past the sequence).
       auto eval_batch = [&](int d, int r0, float(&b)[GR]) {
         float pre[GR][kMaxInputs];
+        auto ctx_at = [&](int i) {
+          return TokenCtx{nullptr, nullptr, p.inputs, p.params, bos + t0 + (i < rows ? i : 0), h, p.H, K, D};
+        };
 #pragma unroll
         for (int r = 0; r < GR; ++r) {
-          const long long tok = bos + t0 + (r0 + r < rows ? r0 + r : 0);
+          const TokenCtx ctx = ctx_at(r0 + r);
 #pragma unroll
           for (int j = 0; j < kMaxInputs; ++j)
-            if ((VM >> j) & 1u) pre[r][j] = p.inputs[j][(tok * p.H + h) * K + d];
+            if ((VM >> j) & 1u) pre[r][j] = ctx.input_vec(j, d);
         }
 #pragma unroll
         for (int r = 0; r < GR; ++r) {
-          const int i = r0 + r;
-          const bool ok = i < rows;
-          TokenCtx ctx{nullptr, nullptr, p.inputs, p.params, bos + t0 + (ok ? i : 0), h, p.H, K, D};
+          TokenCtx ctx = ctx_at(r0 + r);
           ctx.vin_mask = VM;
 #pragma unroll
           for (int j = 0; j < kMaxInputs; ++j)
             if ((VM >> j) & 1u) ctx.vin[j] = pre[r][j];
           const float x = Variant::decay(ctx, d);
-          b[r] = ok ? x : 0.0f;
+          b[r] = r0 + r < rows ? x : 0.0f;
         }
       };
       // Rows r0 .. r0 + GR - 1 (whole stripes) rescaled, b the in-chunk cumsum of their log decays.
