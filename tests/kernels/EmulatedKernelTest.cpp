@@ -263,8 +263,7 @@ std::vector<EmuCase> segmentCases() {
   for (const EmuCase& c : cases()) {
     Loaded l;
     describe(l, c.family, c.tag);
-    if (!l.error.empty() ||
-        takesRegisterPath(l.tu, l.shape, l.spec.normalize, l.spec.decay == dsl::DecayKind::Vector))
+    if (!l.error.empty() || takesRegisterPath(l.tu, l.shape, l.spec.normalize, l.spec.decay == dsl::DecayKind::Vector))
       out.push_back(c);
   }
   return out;

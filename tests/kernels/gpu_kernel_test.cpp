@@ -359,8 +359,7 @@ std::vector<GpuCase> segmentCases() {
   std::vector<GpuCase> out;
   for (const GpuCase& c : gpuCases()) {
     const GpuModule m = prepare(c);
-    if (!m.error.empty() ||
-        takesRegisterPath(m.tu, m.shape, m.spec.normalize, m.spec.decay == dsl::DecayKind::Vector))
+    if (!m.error.empty() || takesRegisterPath(m.tu, m.shape, m.spec.normalize, m.spec.decay == dsl::DecayKind::Vector))
       out.push_back(c);
   }
   return out;

@@ -112,10 +112,11 @@ LINREC_HD constexpr int scan_slice_rows(int KF, int block_k) {
 /// e^{b_last - b}: 3 C floats), then one 16-bit copy of the state ([BV][K'p]) that the q S product reads.
 /// A per-key decay adds one set of tables (fp32 [2 C/16 + 2][K'p]: b at each stripe's reference row, b at the
 /// chunk's last row, the state-only walk's running total, and partial sums of up to C/16 row ranges),
-/// rewritten per chunk. ns is 2: with 2 stages two blocks share an SM. Deeper rings (3, 4; Config::Stages once selected them) were measured on the H200
-/// (2026-12-02): 0.29 -> 0.42 ms at T = 1k (one block per SM), 3 % faster at T = 16k, and one config
-/// (retention C=64 BV=64 4 warps, 3 stages) failed the tuner's reference check on the GPU while the
-/// emulator passed it; unexplained, so Config::Stages does not change this kernel.
+/// rewritten per chunk. ns is 2: with 2 stages two blocks share an SM. Deeper rings (3, 4; Config::Stages
+/// once selected them) were measured on the H200 (2026-12-02): 0.29 -> 0.42 ms at T = 1k (one block per SM),
+/// 3 % faster at T = 16k, and one config (retention C=64 BV=64 4 warps, 3 stages) failed the tuner's
+/// reference check on the GPU while the emulator passed it; unexplained, so Config::Stages does not change
+/// this kernel.
 struct FusedRegsLayout {
   int ns = 2;     ///< pipeline stages
   int ld_k = 0;   ///< row stride (elements) of the q, k and Sb tiles
