@@ -45,16 +45,17 @@ KernelTraits kernelTraits(Operation* kernel, RecurrenceOp rec, ProblemAttr probl
       }
     }
   });
-  // What the generated Variant says with kQRaw / kKRaw (LowerToEmitC.cpp), and the identity map that
-  // kRawOperand (feature_map.cuh) adds.
+  // What the generated Variant says with kQRaw / kKRaw (LowerToEmitC.cpp), and the maps that kRowOperand
+  // (feature_map.cuh) adds.
   auto raw = [](Region& r) {
     Block& blk = r.front();
     if (blk.getOperations().size() != 2) return false;
     auto y = dyn_cast<YieldOp>(blk.back());
     return y && y.getValues().size() == 1 && y.getValues()[0].getDefiningOp<QKElemOp>() != nullptr;
   };
-  t.rawQ = raw(rec.getQPre()) && rec.getQMap() == FeatureMapKind::Identity;
-  t.rawK = raw(rec.getKPre()) && rec.getKMap() == FeatureMapKind::Identity;
+  auto rowMap = [](FeatureMapKind m) { return m == FeatureMapKind::Identity || m == FeatureMapKind::L2Norm; };
+  t.rawQ = raw(rec.getQPre()) && rowMap(rec.getQMap());
+  t.rawK = raw(rec.getKPre()) && rowMap(rec.getKMap());
   t.K = problem.getHeadK();
   t.V = problem.getHeadV();
   t.KF = featureWidth(rec.getKMap(), t.K);
@@ -106,6 +107,18 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                 {"N*H", t.normalize ? "1" : "cdiv(V,BV)", "1"},
                 kern::decode_smem_bytes(K, KF, W)};
     return {p};
+  }
+  if (fusedInRegisters(t, tuning) && t.delta) {
+    // The WY solve of every chunk in parallel (chunk_fwd_wy, the prep kernel's phases), then the register
+    // kernel's sequential walk over W and U; no segments (fused_regs_applies says why).
+    return {StagePlan{KernelStage::ChunkLocal,
+                      "wy",
+                      "linrec::kern::chunk_fwd_wy",
+                      fwdHeader,
+                      {"N*H", "cdiv(T,C)", "1"},
+                      chunkBytes(kern::ChunkKernel::Prep, kern::delta_prep_block_v(KF, static_cast<int>(t.V)))},
+            StagePlan{KernelStage::Fused, "fwd", "linrec::kern::chunk_fwd_fused", fwdHeader,
+                      {"N*H", "cdiv(V,BV)", "1"}, kern::fused_regs_layout(KF, C, BV, false, true).total}};
   }
   if (fusedInRegisters(t, tuning)) {
     const std::string segs = segmentsFormula();
@@ -176,6 +189,11 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
 }
 
 std::string workspaceFormula(const KernelTraits& t, TuningAttr tuning) {
+  if (fusedInRegisters(t, tuning) && t.delta) {
+    // layout.cuh fused_wy_ws: W [B*T][H][K] (16-byte aligned end), then U [B*T][H][V], in the input type.
+    const std::string eb = std::to_string(t.elemBytes);
+    return "16*cdiv(" + eb + "*B*T*H*K,16)+" + eb + "*B*T*H*V";
+  }
   if (fusedInRegisters(t, tuning)) {
     // layout.cuh segment_ws for the most segments: a 256-byte header, then (S - 1) states of K' x V and
     // (S - 1) log decays (K' of them for a per-key decay) per sequence and head, fp32; nothing with one

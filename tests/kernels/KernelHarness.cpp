@@ -220,9 +220,19 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
   if (!state_passing) {
     const std::string name = kernelName(tu, "fwd");
     if (name.empty()) return "TU has no fused forward entry";
-    const int smem = takesRegisterPath(tu, s, f.norm, f.vec)
-                         ? kern::fused_regs_layout(KF, s.C, s.BV, f.vec).total
-                         : kern::fused_smem_bytes(K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb);
+    const bool regs = takesRegisterPath(tu, s, f.norm, f.vec, f.delta);
+    const int smem = regs ? kern::fused_regs_layout(KF, s.C, s.BV, f.vec, f.delta).total
+                          : kern::fused_smem_bytes(K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb);
+    if (regs && f.delta) {  // chunk_fwd_wy solves every chunk's W and U into the workspace first
+      const std::string wy = kernelName(tu, "wy");
+      LINREC_TRY(b.ws.poison(static_cast<size_t>(kern::fused_wy_ws(BT, H, K, V, eb).bytes())));
+      p.ws = static_cast<float*>(b.ws.ptr());
+      const int smem_wy = kern::chunk_layout(kern::ChunkKernel::Prep, K, KF, s.C, kern::delta_prep_block_v(KF, V),
+                                             s.Warps, f.vec, f.delta, f.norm, eb)
+                              .bytes();
+      LINREC_TRY(dev.launch(wy, gx, static_cast<unsigned>(std::max(1, ceilDiv(prob.T, s.C))), 1, threads,
+                            static_cast<unsigned>(smem_wy), &p, sizeof(p)));
+    }
     if (segments > 1) {
       const std::string state = kernelName(tu, "seg_state"), scan = kernelName(tu, "seg_scan");
       if (state.empty() || scan.empty()) return "TU has no seg_state / seg_scan entries";

@@ -212,9 +212,9 @@ std::string kernelName(const std::string& tu, const std::string& kind) {
   return m[1];
 }
 
-bool takesRegisterPath(const std::string& tu, const TuShape& s, bool normalize, bool vectorDecay) {
-  return !kernelName(tu, "seg_state").empty() &&
-         kern::fused_regs_applies(s.dtype == "FP32" ? 4 : 2, s.dtype == "BF16", false, false, normalize, true, true,
+bool takesRegisterPath(const std::string& tu, const TuShape& s, bool normalize, bool vectorDecay, bool delta) {
+  return !kernelName(tu, delta ? "wy" : "seg_state").empty() &&
+         kern::fused_regs_applies(s.dtype == "FP32" ? 4 : 2, s.dtype == "BF16", delta, delta, normalize, true, true,
                                   vectorDecay, s.K, s.KF, s.V, s.C, s.BV, s.Warps);
 }
 

@@ -44,8 +44,10 @@ int featureWidthOf(const std::string& tu, int K);
 std::string kernelName(const std::string& tu, const std::string& kind);
 
 /// Whether a TU of shape s runs the register-state fused kernel (layout.cuh fused_regs_applies): it has the
-/// segment entries codegen emits only then, and the shape and recurrence qualify (the TUs' maps are raw).
-bool takesRegisterPath(const std::string& tu, const TuShape& s, bool normalize, bool vectorDecay);
+/// entries codegen emits only then (the segment stages for additive rules, chunk_fwd_wy's for delta rules),
+/// and the shape and recurrence qualify (the TUs' maps are raw or l2norm). Segments exist only with
+/// delta = false.
+bool takesRegisterPath(const std::string& tu, const TuShape& s, bool normalize, bool vectorDecay, bool delta = false);
 
 /// Every kernel header as (include name "linrec/kernel/x.cuh", text), read from runtime/kernels/include.
 std::vector<std::pair<std::string, std::string>> kernelHeaders();

@@ -8,6 +8,7 @@ struct Variant {
   static constexpr linrec::kern::FeatureMapKind kKMap = linrec::kern::FeatureMapKind::L2Norm;
   static constexpr linrec::kern::DecayKind kDecay = linrec::kern::DecayKind::None;
   static constexpr bool kDelta = true, kNormalize = false, kHasBeta = true;
+  static constexpr bool kQRaw = true, kKRaw = true;
   static constexpr float kNormEps = 1e-6f;
   static constexpr int kNumInputs = 1, kNumParams = 0;
   __device__ static float q_pre(const linrec::kern::TokenCtx& c, int d) { return c.q(d); }
@@ -22,6 +23,8 @@ struct Config {
 }  // namespace
 extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
 linrec_fwd_4e5a7c9d1f3b_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_fwd_fused<Variant, Config>(p); }
+extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
+linrec_wy_4e5a7c9d1f3b_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_fwd_wy<Variant, Config>(p); }
 extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
 linrec_sp_prep_4e5a7c9d1f3b_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_delta_prep<Variant, Config>(p); }
 extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)

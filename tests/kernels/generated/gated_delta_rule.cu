@@ -8,6 +8,7 @@ struct Variant {
   static constexpr linrec::kern::FeatureMapKind kKMap = linrec::kern::FeatureMapKind::L2Norm;
   static constexpr linrec::kern::DecayKind kDecay = linrec::kern::DecayKind::Scalar;
   static constexpr bool kDelta = true, kNormalize = false, kHasBeta = true;
+  static constexpr bool kQRaw = true, kKRaw = true;
   static constexpr float kNormEps = 1e-6f;
   static constexpr int kNumInputs = 2, kNumParams = 2;
   __device__ static float q_pre(const linrec::kern::TokenCtx& c, int d) { return c.q(d); }
@@ -22,6 +23,8 @@ struct Config {
 }  // namespace
 extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
 linrec_fwd_5f6b8d0e2a4c_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_fwd_fused<Variant, Config>(p); }
+extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
+linrec_wy_5f6b8d0e2a4c_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_fwd_wy<Variant, Config>(p); }
 extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)
 linrec_sp_prep_5f6b8d0e2a4c_c64_bv64_w4_s2_bf16(linrec::kern::FwdParams p) { linrec::kern::chunk_delta_prep<Variant, Config>(p); }
 extern "C" __global__ void __launch_bounds__(Config::Warps * 32, 1)

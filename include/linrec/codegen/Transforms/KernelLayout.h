@@ -24,7 +24,9 @@ struct KernelTraits {
   bool hasDecay = false;     ///< the body has a decay gate
   bool vectorDecay = false;  ///< the decay gate is a tile over K'
   bool normalize = false;
-  bool rawQ = false, rawK = false;  ///< q~ / k~ are the raw rows (q_pre / k_pre read the element, identity map)
+  /// q~ / k~ are the raw rows or their L2 normalisation (q_pre / k_pre read the element; identity or l2norm
+  /// map): what the register-state fused kernel loads as is (layout.cuh fused_regs_applies).
+  bool rawQ = false, rawK = false;
   int64_t K = 0, V = 0, KF = 0;  ///< from #linrec.problem and the feature map
   int elemBytes = 4;             ///< bytes of a q/k/v element on chip: 2 for bf16/fp16 (layout.cuh's elem_bytes)
   bool bf16 = false;             ///< q/k/v are bf16 (the register-state kernel takes a per-key decay only then)

@@ -148,6 +148,14 @@ constexpr bool kRawOperand = (kQ ? RawFlags<Variant>::q : RawFlags<Variant>::k) 
                              (kQ ? Variant::kQMap : Variant::kKMap) == FeatureMapKind::Identity &&
                              Variant::K % 16 == 0;
 
+/// Whether q~ (kQ) or k~ is the raw row or its L2 normalisation: what the register-state fused kernel
+/// (fused_regs.cuh) loads as is and, for l2norm, normalises in shared memory.
+template <class Variant, bool kQ>
+constexpr bool kRowOperand = (kQ ? RawFlags<Variant>::q : RawFlags<Variant>::k) &&
+                             ((kQ ? Variant::kQMap : Variant::kKMap) == FeatureMapKind::Identity ||
+                              (kQ ? Variant::kQMap : Variant::kKMap) == FeatureMapKind::L2Norm) &&
+                             Variant::K % 16 == 0;
+
 /// eval_pre in the contiguous layout.
 template <class Variant, int R>
 LINREC_DEV void eval_pre_contig(const TokenCtx& c, float (&xq)[R], float (&xk)[R]) {

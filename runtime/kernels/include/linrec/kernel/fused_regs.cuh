@@ -43,8 +43,8 @@ struct FusedRegsShape {
 template <class Variant, class Config>
 LINREC_HD constexpr bool fused_in_registers() {
   return fused_regs_applies(Config::kDType == DType::FP32 ? 4 : 2, Config::kDType == DType::BF16, Variant::kDelta,
-                            Variant::kHasBeta, Variant::kNormalize, kRawOperand<Variant, true>,
-                            kRawOperand<Variant, false>, Variant::kDecay == DecayKind::Vector, Variant::K, Variant::KF,
+                            Variant::kHasBeta, Variant::kNormalize, kRowOperand<Variant, true>,
+                            kRowOperand<Variant, false>, Variant::kDecay == DecayKind::Vector, Variant::K, Variant::KF,
                             Variant::V, Config::C, Config::BV, Config::Warps);
 }
 
@@ -66,8 +66,16 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   constexpr bool kVec = Variant::kDecay == DecayKind::Vector;
   constexpr bool kDecay = Variant::kDecay != DecayKind::None && !kVec;
   constexpr int RS = Sh::RS;
+  // Delta rules: the V-tile holds U (chunk_fwd_wy), replaced per chunk by v_new = U - W S_c, which then takes
+  // v's place in the outputs and the state update.
+  constexpr bool kWy = Variant::kDelta;
+  static_assert(!kWy || kOut, "fused_regs_walk: delta rules have no state-only walk (no segments)");
+  // l2norm maps: the loaded rows are normalised in place.
+  constexpr bool kL2Q = kOut && Variant::kQMap == FeatureMapKind::L2Norm;
+  constexpr bool kL2K = Variant::kKMap == FeatureMapKind::L2Norm;
   // The state-only walk has its own launch size (fused_regs_state_layout): no q, no Sb, a deeper ring.
-  constexpr FusedRegsLayout L = kOut ? fused_regs_layout(K, C, BV, kVec) : fused_regs_state_layout(K, C, BV, kVec);
+  constexpr FusedRegsLayout L =
+      kOut ? fused_regs_layout(K, C, BV, kVec, kWy) : fused_regs_state_layout(K, C, BV, kVec);
   static_assert(L.total <= 227 * 1024, "chunk_fwd_fused_regs: its layout must fit an SM");
   constexpr int LDK = L.ld_k, LDU = L.ld_u, NS = L.ns;
   constexpr bool kLate = NS >= 3;
@@ -79,6 +87,10 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   auto qs = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.q); };
   auto ks = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.k); };
   auto us = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.u); };
+  auto wt = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.w); };
+  const FusedWyWs wyws = fused_wy_ws((long long)p.B * p.T, p.H, K, V, 2);
+  const E* const wsrc = reinterpret_cast<const E*>(reinterpret_cast<const unsigned char*>(p.ws) + wyws.w);
+  const E* const usrc = reinterpret_cast<const E*>(reinterpret_cast<const unsigned char*>(p.ws) + wyws.u);
   auto gs = [&](int s) { return reinterpret_cast<float*>(sm + s * L.stage + L.g); };
   E* const sb = reinterpret_cast<E*>(sm + L.sb);
   // Per-key decay tables: bref(I, d) = b at stripe I's reference row, blast(d) = b at the chunk's last row,
@@ -99,7 +111,12 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
       const long long row0 = (bos + t0) * p.H + h;
       if constexpr (kOut) load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs(s), LDK);
       load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks(s), LDK);
-      load_tile_async<D, C, BV, NT>(p.v, row0 * V + v0, (long long)p.H * V, rows, vcols, us(s), LDU);
+      if constexpr (kWy) {
+        load_tile_async<D, C, K, NT>(wsrc, row0 * K, (long long)p.H * K, rows, K, wt(s), LDK);
+        load_tile_async<D, C, BV, NT>(usrc, row0 * V + v0, (long long)p.H * V, rows, vcols, us(s), LDU);
+      } else {
+        load_tile_async<D, C, BV, NT>(p.v, row0 * V + v0, (long long)p.H * V, rows, vcols, us(s), LDU);
+      }
     }
     cp_async_commit();
   };
@@ -251,6 +268,29 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
     }
   };
 
+  // l2norm maps: each warp normalises whole rows of q and k (stage s) in place, x / sqrt(|x|^2 + 1e-6) as
+  // feature_map_row computes it (rows past the sequence are zero and stay zero).
+  auto l2norm_rows = [&](int s) {
+    if constexpr (kL2Q || kL2K) {
+      constexpr int NR = (kL2Q ? C : 0) + (kL2K ? C : 0);
+      for (int r = warp; r < NR; r += W) {
+        E* row = (kL2Q && r < C) ? qs(s) + r * LDK : ks(s) + (r - (kL2Q ? C : 0)) * LDK;
+        auto lo = [&](unsigned x) { return to_float<D>((E)(x & 0xffffu)); };
+        auto hi = [&](unsigned x) { return to_float<D>((E)(x >> 16)); };
+        float ss = 0.0f;
+        for (int d = 2 * lane; d < K; d += 64) {
+          const unsigned x = *reinterpret_cast<const unsigned*>(row + d);
+          ss = fmaf(lo(x), lo(x), fmaf(hi(x), hi(x), ss));
+        }
+        const float mul = 1.0f / sqrtf(warp_sum(ss) + 1e-6f);
+        for (int d = 2 * lane; d < K; d += 64) {
+          const unsigned x = *reinterpret_cast<const unsigned*>(row + d);
+          store_pair<D>(row, d, lo(x) * mul, hi(x) * mul);
+        }
+      }
+    }
+  };
+
   // This warp's tile of S^T: V-tile rows sm0.., key columns sn0...
   const int sm0 = (warp % Sh::WM) * MT * 16, sn0 = (warp / Sh::WM) * NTS * 8;
   float st[MT][NTS][4];
@@ -284,6 +324,47 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   // Stripes of this warp; with two, a short and a long one (the causal work of stripe I grows with I).
   auto stripe = [&](int si) { return Sh::SPW == 2 ? (si == 0 ? rw : Sh::RS - 1 - rw) : rw + Sh::RW * si; };
 
+  // Delta rules: U <- v_new = U - W Sb in place (stage s), each warp its stripes' rows and its columns (the
+  // split the outputs use, so every element has one writer).
+  auto delta_values = [&](int s) {
+    if constexpr (kWy) {
+      E* const u = us(s);
+#pragma unroll 1
+      for (int si = 0; si < Sh::SPW; ++si) {
+        const int I = stripe(si);
+        float xa[NO][4];
+#pragma unroll
+        for (int j = 0; j < NO; ++j)
+#pragma unroll
+          for (int r = 0; r < 4; ++r) xa[j][r] = 0.0f;
+        const RowsView<D> wv{wt(s) + 16 * I * LDK, LDK};
+        const ColsView<D> sv{sb + c0 * LDK, LDK};  // (d, v) = Sb[v][d]
+#pragma unroll
+        for (int kk = 0; kk < K; kk += 16) {
+          unsigned a[4];
+          frag_a(wv, a, 0, kk);
+#pragma unroll
+          for (int np = 0; np < NO / 2; ++np) {
+            unsigned b[4];
+            frag_b2(sv, b, kk, 16 * np);
+            mma_pair<D>(xa[2 * np], xa[2 * np + 1], a, b);
+          }
+        }
+#pragma unroll
+        for (int hf = 0; hf < 2; ++hf) {
+          const int i = 16 * I + g + 8 * hf;
+#pragma unroll
+          for (int nt = 0; nt < NO; ++nt) {
+            const int at = i * LDU + c0 + 8 * nt + 2 * t;
+            const unsigned x = *reinterpret_cast<const unsigned*>(u + at);
+            store_pair<D>(u, at, to_float<D>((E)(x & 0xffffu)) - xa[nt][2 * hf],
+                          to_float<D>((E)(x >> 16)) - xa[nt][2 * hf + 1]);
+          }
+        }
+      }
+    }
+  };
+
   float gv[EPL] = {};
 #pragma unroll
   for (int c = 0; c < NS - 1; ++c) {
@@ -315,6 +396,11 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
           if (c >= 1 && ahead - 1 < nchunks) gate_store(gv, sa == 0 ? NS - 1 : sa - 1);
         if (ahead < nchunks) gate_eval(ahead, gv);
       }
+    if constexpr (kL2Q || kL2K || kWy) {
+      l2norm_rows(s);
+      delta_values(s);
+      block_sync();  // the normalised rows and v_new are visible
+    }
     if constexpr (kVec) {
       vec_transform(c, s);
       block_sync();  // the rescaled q and k and the decay tables are visible
@@ -539,8 +625,8 @@ LINREC_DEV void chunk_fwd_fused_regs(const FwdParams& p) {
 /// nseg for chunk_fwd_seg_scan.
 template <class Variant, class Config>
 LINREC_DEV void chunk_fwd_seg_state(const FwdParams& p) {
-  if constexpr (!fused_in_registers<Variant, Config>()) {
-    __trap();  // codegen plans segment stages only for variants fused_regs_applies accepts
+  if constexpr (!fused_in_registers<Variant, Config>() || Variant::kDelta) {
+    __trap();  // codegen plans segment stages only for additive variants fused_regs_applies accepts
   } else {
     constexpr int K = Variant::K, V = Variant::V, C = Config::C;
     const RegsBlock b = regs_block(p);
@@ -563,7 +649,7 @@ LINREC_DEV void chunk_fwd_seg_state(const FwdParams& p) {
 /// s's slot for chunk_fwd_fused_regs.
 template <class Variant, class Config>
 LINREC_DEV void chunk_fwd_seg_scan(const FwdParams& p) {
-  if constexpr (!fused_in_registers<Variant, Config>()) {
+  if constexpr (!fused_in_registers<Variant, Config>() || Variant::kDelta) {
     __trap();
   } else {
     constexpr long long KV = (long long)Variant::K * Variant::V;

@@ -122,6 +122,7 @@ struct FusedRegsLayout {
   int ld_k = 0;   ///< row stride (elements) of the q, k and Sb tiles
   int ld_u = 0;   ///< row stride (elements) of the V-tile
   int q = 0, k = 0, u = 0, g = 0;  ///< offsets within a stage
+  int w = 0;      ///< delta rules: offset within a stage of W ([C][K'p], from chunk_fwd_wy)
   int stage = 0;  ///< bytes per stage
   int sb = 0;     ///< offset of Sb (after the stages)
   int vt = 0;     ///< offset of the per-key decay tables (vector decay only)
@@ -158,14 +159,16 @@ LINREC_HD constexpr bool fused_regs_shape_ok(int K, int C, int BV, int warps) {
 LINREC_HD constexpr int fused_regs_vector_tables(int KF, int C) {
   return round_up(4 * (2 * (C / 16) + 2) * padded_feature_width(KF), 16);
 }
-LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV, bool vector_decay) {
+/// Delta rules (delta = true) add W to every stage, and their V-tile holds U from chunk_fwd_wy instead of v.
+LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV, bool vector_decay, bool delta = false) {
   FusedRegsLayout l{};
   const int kfp = padded_feature_width(KF);
   l.ld_k = smem_row_stride(kfp, 2);
   l.ld_u = smem_row_stride(BV, 2);
   l.q = 0;
   l.k = l.q + round_up(2 * C * l.ld_k, 16);
-  l.u = l.k + round_up(2 * C * l.ld_k, 16);
+  l.w = l.k + round_up(2 * C * l.ld_k, 16);
+  l.u = l.w + (delta ? round_up(2 * C * l.ld_k, 16) : 0);
   l.g = l.u + round_up(2 * C * l.ld_u, 16);
   l.stage = l.g + (vector_decay ? 0 : round_up(3 * 4 * C, 16));
   l.sb = l.ns * l.stage;
@@ -175,16 +178,36 @@ LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV, boo
 }
 
 /// Whether a variant takes the register-state fused kernel (fused_regs.cuh fused_in_registers spells the same
-/// test over the Variant; codegen calls this one to plan the segment stages): 16-bit inputs, an additive rule
-/// with no beta and no normalizer, q~ and k~ the raw rows (identity maps, no pre-expressions, K % 16 == 0),
-/// any decay (a per-key one only with bf16 inputs: the kernel rescales q and k by e^{+-(b_i - b_ref)} over half a
-/// 16-row stripe, which fp16's range does not hold for strong decays), V % 8 == 0 and a warp split
-/// fused_regs_shape_ok takes.
+/// test over the Variant; codegen calls this one to plan its stages): 16-bit inputs, no normalizer, q~ and k~
+/// the raw rows or their L2 normalisation (raw_q / raw_k: no pre-expressions, identity or l2norm maps,
+/// K % 16 == 0; the kernel normalises rows in shared memory), V % 8 == 0 and a warp split fused_regs_shape_ok
+/// takes; then either
+///   - an additive rule with no beta and any decay (a per-key one only with bf16 inputs: the kernel rescales
+///     q and k by e^{+-(b_i - b_ref)} over half a 16-row stripe, which fp16's range does not hold for strong
+///     decays), or
+///   - a delta rule (beta allowed) with no decay or a scalar one: chunk_fwd_wy solves every chunk's WY form
+///     first, and the kernel forms v_new = U - W S per chunk (no sequence segments: composing them would need
+///     the K x K transition of every segment).
 LINREC_HD constexpr bool fused_regs_applies(int elem_bytes, bool bf16, bool delta, bool beta, bool normalize,
                                             bool raw_q, bool raw_k, bool vector_decay, int K, int KF, int V, int C,
                                             int BV, int warps) {
-  return elem_bytes == 2 && (bf16 || !vector_decay) && !delta && !beta && !normalize && raw_q && raw_k && KF == K &&
-         K % 16 == 0 && V % 8 == 0 && fused_regs_shape_ok(K, C, BV, warps);
+  const bool rule = delta ? !vector_decay : (bf16 || !vector_decay) && !beta;
+  return elem_bytes == 2 && rule && !normalize && raw_q && raw_k && KF == K && K % 16 == 0 && V % 8 == 0 &&
+         fused_regs_shape_ok(K, C, BV, warps);
+}
+
+/// The workspace of chunk_fwd_wy (delta rules on the register-state kernel), in token rows like q, k and v:
+/// W [B*T][H][K] then U [B*T][H][V], in the input type (T: with cu_seqlens, the total token count). Rows
+/// past a sequence's end are never written: the kernel's tile loads zero them.
+struct FusedWyWs {
+  long long w = 0, u = 0, total = 0;
+  LINREC_HD constexpr long long bytes() const { return total; }
+};
+LINREC_HD constexpr FusedWyWs fused_wy_ws(long long tokens, long long H, long long K, long long V, int elem_bytes) {
+  FusedWyWs ws{};
+  ws.u = (elem_bytes * tokens * H * K + 15) / 16 * 16;
+  ws.total = ws.u + elem_bytes * tokens * H * V;
+  return ws;
 }
 
 /// Sequence segments of the register-state fused kernel. A launch with grid z = nseg > 1 splits every
