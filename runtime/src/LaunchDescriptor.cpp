@@ -334,7 +334,7 @@ Status LaunchDescriptor::validate() const {
   // Grids may also use the device's SM count; the workspace may not (its size is asked without a device).
   std::set<std::string> gridVars = fwdVars;
   gridVars.insert("SMS");
-  int fused = 0, stages = 0, decode = 0, segment = 0;
+  int fused = 0, stages = 0, decode = 0, segment = 0, local = 0;
   std::set<std::string> kernelNames;
   for (size_t i = 0; i < kernels.size(); ++i) {
     const auto& k = kernels[i];
@@ -353,12 +353,18 @@ Status LaunchDescriptor::validate() const {
     else if (k.stage == Stage::SegmentState || k.stage == Stage::SegmentScan) {
       if (fused) return fail(where + ": a segment stage must come before the fused kernel");
       ++segment;
+    } else if (k.stage == Stage::ChunkLocal) {
+      // Before a fused kernel it is the delta rules' WY prep (chunk_fwd_wy), which the fused kernel reads.
+      if (fused) return fail(where + ": a chunk_local stage must come before the fused kernel");
+      ++local;
     } else
       ++stages;
   }
   if (segment && !fused) return fail("segment stages without a fused kernel");
   if (decode > 1) return fail("more than one decode kernel");
   if (fused && stages) return fail("a fused kernel and state-passing stages in one module");
+  if (local > 1) return fail("more than one chunk_local stage");
+  stages += local && !fused ? local : 0;
   if (fused > 1) return fail("more than one fused kernel");
   Strategy implied = fused ? Strategy::Fused : Strategy::StatePassing;
   if (fused || stages) {

@@ -170,6 +170,32 @@ TEST(LaunchDescriptor, SegmentStagesComeBeforeTheFusedKernel) {
   expectError(late, "a segment stage must come before the fused kernel");
 }
 
+// Delta rules on the register-state fused kernel: the WY prep (a chunk_local stage) runs first and fills
+// the workspace that the fused kernel reads; after the fused kernel, or twice, it is refused.
+TEST(LaunchDescriptor, WyPrepComesBeforeTheFusedKernel) {
+  const std::string wy = R"J({"dtype": "bf16", "K": 64, "V": 64, "chunk": 64, "strategy": "fused",
+    "constants": {"BV": 64},
+    "workspace_bytes": "16*cdiv(2*B*T*H*K,16)+2*B*T*H*V",
+    "kernels": [
+      {"name": "w", "stage": "chunk_local", "grid": {"x": "N*H", "y": "cdiv(T,C)"}, "block_threads": 128},
+      {"name": "f", "stage": "fused", "grid": {"x": "N*H", "y": "cdiv(V,BV)"}, "block_threads": 128}]})J";
+  auto d = LaunchDescriptor::fromJson(wy);
+  ASSERT_TRUE(d.ok()) << d.error();
+  EXPECT_EQ(*d->strategy, Strategy::Fused);
+  EXPECT_EQ(d->kernels[0].stage, Stage::ChunkLocal);
+  std::string late = wy;
+  late = replace(late, "\"name\": \"w\", \"stage\": \"chunk_local\"", "\"name\": \"w\", \"stage\": \"fusedX\"");
+  late = replace(late, "\"name\": \"f\", \"stage\": \"fused\"", "\"name\": \"f\", \"stage\": \"chunk_local\"");
+  late = replace(late, "\"stage\": \"fusedX\"", "\"stage\": \"fused\"");
+  expectError(late, "a chunk_local stage must come before the fused kernel");
+  expectError(replace(wy, "\"name\": \"f\", \"stage\": \"fused\"", "\"name\": \"f\", \"stage\": \"chunk_output\""),
+              "strategy: \"fused\" but the kernels are state-passing stages");
+  std::string twice = replace(wy, "\"name\": \"f\", \"stage\": \"fused\"",
+                              "\"name\": \"w2\", \"stage\": \"chunk_local\", \"grid\": {\"x\": \"1\"}, "
+                              "\"block_threads\": 32}, {\"name\": \"f\", \"stage\": \"fused\"");
+  expectError(twice, "more than one chunk_local stage");
+}
+
 TEST(LaunchExpr, EvaluatesExactly) {
   LaunchVars v = {{"N", 3}, {"H", 16}, {"V", 100}, {"BV", 64}, {"T", 1000}, {"C", 64}};
   auto ev = [&](const std::string& text) -> int64_t {
