@@ -109,14 +109,14 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
     return {p};
   }
   if (fusedInRegisters(t, tuning) && t.delta) {
-    // The WY solve of every chunk in parallel (chunk_fwd_wy, the prep kernel's phases), then the register
+    // The WY form of every chunk in parallel (chunk_fwd_wy), then the register
     // kernel's sequential walk over W and U; no segments (fused_regs_applies says why).
     return {StagePlan{KernelStage::ChunkLocal,
                       "wy",
                       "linrec::kern::chunk_fwd_wy",
                       fwdHeader,
                       {"N*H", "cdiv(T,C)", "1"},
-                      chunkBytes(kern::ChunkKernel::Prep, kern::delta_prep_block_v(KF, static_cast<int>(t.V)))},
+                      kern::wy_layout(K, static_cast<int>(t.V), C, W).total},
             StagePlan{KernelStage::Fused, "fwd", "linrec::kern::chunk_fwd_fused", fwdHeader,
                       {"N*H", "cdiv(V,BV)", "1"}, kern::fused_regs_layout(KF, C, BV, false, true).total}};
   }

@@ -227,9 +227,7 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
       const std::string wy = kernelName(tu, "wy");
       LINREC_TRY(b.ws.poison(static_cast<size_t>(kern::fused_wy_ws(BT, H, K, V, eb).bytes())));
       p.ws = static_cast<float*>(b.ws.ptr());
-      const int smem_wy = kern::chunk_layout(kern::ChunkKernel::Prep, K, KF, s.C, kern::delta_prep_block_v(KF, V),
-                                             s.Warps, f.vec, f.delta, f.norm, eb)
-                              .bytes();
+      const int smem_wy = kern::wy_layout(K, V, s.C, s.Warps).total;
       LINREC_TRY(dev.launch(wy, gx, static_cast<unsigned>(std::max(1, ceilDiv(prob.T, s.C))), 1, threads,
                             static_cast<unsigned>(smem_wy), &p, sizeof(p)));
     }

@@ -32,6 +32,7 @@
 
 #include "linrec/kernel/chunk_phases.cuh"
 #include "linrec/kernel/fused_regs.cuh"
+#include "linrec/kernel/wy.cuh"
 
 namespace linrec {
 namespace kern {
@@ -454,14 +455,10 @@ LINREC_DEV void chunk_delta_prep(const FwdParams& p) {
   }
 }
 
-template <class Variant, class Config>
-LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p);
-
-/// Delta rules on the register-state fused kernel, stage 0: for chunk blockIdx.y of its sequence, Akk and the
-/// WY solve as chunk_delta_prep does them, W = (I + Akk)^-1 diag(beta) (k~ Gamma) and U = (I + Akk)^-1
-/// diag(beta) v written to the workspace in token rows (layout.cuh fused_wy_ws: W [B*T][H][K], U
-/// [B*T][H][V]), which chunk_fwd_fused_regs then streams like k and v. Grid (N * H, ceil(T / C)); shared
-/// memory chunk_layout(Prep) with DeltaPrepConfig's BV.
+/// Delta rules on the register-state fused kernel, stage 0: for chunk blockIdx.y of its sequence, W =
+/// (I + A)^-1 diag(beta) (k~ Gamma) and U = (I + A)^-1 diag(beta) v (wy.cuh) written to the workspace in token
+/// rows (layout.cuh fused_wy_ws: W [B*T][H][K], U [B*T][H][V]), which chunk_fwd_fused_regs then streams like
+/// k and v. Grid (N * H, ceil(T / C)); shared memory wy_layout(K, V, C, warps).total.
 template <class Variant, class Config>
 LINREC_DEV void chunk_fwd_wy(const FwdParams& p) {
   static_assert(Variant::kDelta, "chunk_fwd_wy: delta rules only");
@@ -469,43 +466,6 @@ LINREC_DEV void chunk_fwd_wy(const FwdParams& p) {
     __trap();  // codegen plans this stage only for the variants and configs fused_regs_applies accepts
   } else {
     chunk_fwd_wy_body<Variant, Config>(p);
-  }
-}
-
-template <class Variant, class Config>
-LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
-  using X = Chunk<Variant, DeltaPrepConfig<Variant, Config>, ChunkKernel::Prep>;
-  using E = typename X::E;
-  X x(p);
-  const int c = (int)blockIdx.y;
-  const int t0 = c * X::C;
-  if (t0 >= x.len) return;
-  const FusedWyWs ws = fused_wy_ws((long long)p.B * p.T, p.H, Variant::K, Variant::V, (int)sizeof(E));
-  unsigned char* w = reinterpret_cast<unsigned char*>(p.ws);
-  const long long row0 = (x.bos + t0) * p.H + x.h;
-  const int rows = x.rows_at(t0);
-  x.load_chunk(t0, rows);  // k~, beta, g (no q, no v)
-  block_sync();
-  x.cumsum();
-  block_sync();
-  x.scores();  // Akk
-  block_sync();
-  constexpr int nw = ceil_div(X::KFP, X::BV), nu = ceil_div(X::V, X::BV);
-#pragma unroll 1
-  for (int s = 0; s < nw + nu; ++s) {
-    x.prep_rhs(s, nw, t0, rows);
-    block_sync();
-    x.delta_solve();  // ends with a barrier
-    if (s < nw) {
-      const int c0 = s * X::BV;
-      x.store_rhs_rows(reinterpret_cast<E*>(w + ws.w) + row0 * X::KFP + c0, (long long)p.H * X::KFP, rows,
-                       X::KFP - c0 < X::BV ? X::KFP - c0 : X::BV);
-    } else {
-      const int c0 = (s - nw) * X::BV;
-      x.store_rhs_rows(reinterpret_cast<E*>(w + ws.u) + row0 * X::V + c0, (long long)p.H * X::V, rows,
-                       X::V - c0 < X::BV ? X::V - c0 : X::BV);
-    }
-    block_sync();  // the next slice overwrites U
   }
 }
 

@@ -987,18 +987,6 @@ struct Chunk {
     }
   }
 
-  /// chunk_fwd_wy: the solved slice in U, columns [0, cols) (a multiple of 8), rows [0, rows) to
-  /// dst[i * ld + c] (token rows of the workspace, as q, k and v are laid out).
-  LINREC_DEV void store_rhs_rows(E* dst, long long ld, int rows, int cols) const {
-    static_assert(kPrep, "store_rhs_rows: delta prep kernel only");
-    constexpr int VE = kVecElems<D>, PR = BV / VE;
-    for (int e2 = (int)threadIdx.x; e2 < C * PR; e2 += NT) {
-      const int i = e2 / PR, c = (e2 - i * PR) * VE;
-      if (i < rows && c < cols)
-        *reinterpret_cast<uint4*>(dst + i * ld + c) = *reinterpret_cast<const uint4*>(U() + i * LDU + c);
-    }
-  }
-
   /// Delta scan: starts copying chunk `slot`'s W, k^, this V-tile of U and Gamma_last (the prep kernel's
   /// output; rows past a sequence's end are zero there) into buffer b with cp.async, and commits.
   LINREC_DEV void load_delta_async(const unsigned char* ws, const StatePassingWs& w, long long slot, int b) {

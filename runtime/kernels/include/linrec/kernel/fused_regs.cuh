@@ -26,6 +26,46 @@
 namespace linrec {
 namespace kern {
 
+/// Normalises whole rows of a 16-bit [rows][ld] tile in place, TPR threads per row in 16-byte vectors: x / sqrt(|x|^2 + 1e-6), as feature_map_row's l2norm (zero rows stay zero). All NT threads call it;
+/// a barrier must follow before other threads read the rows.
+template <DType D, int K, int NT>
+LINREC_DEV void l2norm_rows_inplace(typename Storage<D>::type* tile, int ld, int nrows) {
+  constexpr int VE = kVecElems<D>, VPR = K / VE;
+  static_assert(K % VE == 0, "l2norm_rows_inplace: K must be a multiple of the vector width");
+  constexpr int TPR = VPR % 4 == 0 ? 4 : VPR % 2 == 0 ? 2 : 1;
+  const int total = nrows * TPR;
+  // Uniform trip count: every lane of a warp takes part in each shuffle.
+  for (int base = 0; base < total; base += NT) {
+    const int idx = base + (int)threadIdx.x, r = idx / TPR, part = idx - (idx / TPR) * TPR;
+    const bool ok = idx < total;
+    typename Storage<D>::type* row = tile + (ok ? r : 0) * ld;
+    float ss = 0.0f;
+    if (ok) {
+#pragma unroll
+      for (int v = part; v < VPR; v += TPR) {
+        float x[VE];
+        unpack_vec<D>(*reinterpret_cast<const uint4*>(row + v * VE), x);
+#pragma unroll
+        for (int j = 0; j < VE; ++j) ss = fmaf(x[j], x[j], ss);
+      }
+    }
+#pragma unroll
+    for (int o = 1; o < TPR; o <<= 1) ss += __shfl_xor_sync(kFullMask, ss, o);
+    const float mul = 1.0f / sqrtf(ss + 1e-6f);
+    if (ok) {
+#pragma unroll
+      for (int v = part; v < VPR; v += TPR) {
+        float x[VE];
+        uint4* at = reinterpret_cast<uint4*>(row + v * VE);
+        unpack_vec<D>(*at, x);
+#pragma unroll
+        for (int j = 0; j < VE; ++j) x[j] *= mul;
+        *at = pack_vec<D>(x);
+      }
+    }
+  }
+}
+
 /// How the warps split the work of one chunk (layout.cuh fused_regs_split).
 template <class Variant, class Config>
 struct FusedRegsShape {
@@ -268,27 +308,10 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
     }
   };
 
-  // l2norm maps: each warp normalises whole rows of q and k (stage s) in place, x / sqrt(|x|^2 + 1e-6) as
-  // feature_map_row computes it (rows past the sequence are zero and stay zero).
+  // l2norm maps: the rows of q and k (stage s) normalised in place.
   auto l2norm_rows = [&](int s) {
-    if constexpr (kL2Q || kL2K) {
-      constexpr int NR = (kL2Q ? C : 0) + (kL2K ? C : 0);
-      for (int r = warp; r < NR; r += W) {
-        E* row = (kL2Q && r < C) ? qs(s) + r * LDK : ks(s) + (r - (kL2Q ? C : 0)) * LDK;
-        auto lo = [&](unsigned x) { return to_float<D>((E)(x & 0xffffu)); };
-        auto hi = [&](unsigned x) { return to_float<D>((E)(x >> 16)); };
-        float ss = 0.0f;
-        for (int d = 2 * lane; d < K; d += 64) {
-          const unsigned x = *reinterpret_cast<const unsigned*>(row + d);
-          ss = fmaf(lo(x), lo(x), fmaf(hi(x), hi(x), ss));
-        }
-        const float mul = 1.0f / sqrtf(warp_sum(ss) + 1e-6f);
-        for (int d = 2 * lane; d < K; d += 64) {
-          const unsigned x = *reinterpret_cast<const unsigned*>(row + d);
-          store_pair<D>(row, d, lo(x) * mul, hi(x) * mul);
-        }
-      }
-    }
+    if constexpr (kL2Q) l2norm_rows_inplace<D, K, NT>(qs(s), LDK, C);
+    if constexpr (kL2K) l2norm_rows_inplace<D, K, NT>(ks(s), LDK, C);
   };
 
   // This warp's tile of S^T: V-tile rows sm0.., key columns sn0...

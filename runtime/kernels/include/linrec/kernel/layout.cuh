@@ -196,6 +196,30 @@ LINREC_HD constexpr bool fused_regs_applies(int elem_bytes, bool bf16, bool delt
          fused_regs_shape_ok(K, C, BV, warps);
 }
 
+/// chunk_fwd_wy's shared memory (wy.cuh): the chunk's k~ and v rows (16-bit), A and T in fp32 ([C][C + 1]:
+/// the solve reads rows by lane, and an odd stride keeps 16 rows in 16 banks), T rounded to the input type
+/// for the W and U products, b and beta ([C] fp32 each), and a 16 x 17 fp32 scratch block per warp.
+struct WyLayout {
+  int ld_k = 0, ld_v = 0, ld_a = 0, ld_t = 0;
+  int k = 0, v = 0, a = 0, tf = 0, tb = 0, g = 0, scratch = 0, total = 0;
+};
+LINREC_HD constexpr WyLayout wy_layout(int K, int V, int C, int warps) {
+  WyLayout l{};
+  l.ld_k = smem_row_stride(K, 2);
+  l.ld_v = smem_row_stride(V, 2);
+  l.ld_a = C + 1;
+  l.ld_t = smem_row_stride(C, 2);
+  l.k = 0;
+  l.v = l.k + round_up(2 * C * l.ld_k, 16);
+  l.a = l.v + round_up(2 * C * l.ld_v, 16);
+  l.tf = l.a + round_up(4 * C * l.ld_a, 16);
+  l.tb = l.tf + round_up(4 * C * l.ld_a, 16);
+  l.g = l.tb + round_up(2 * C * l.ld_t, 16);
+  l.scratch = l.g + round_up(4 * 2 * C, 16);
+  l.total = l.scratch + 4 * warps * 16 * 17;
+  return l;
+}
+
 /// The workspace of chunk_fwd_wy (delta rules on the register-state kernel), in token rows like q, k and v:
 /// W [B*T][H][K] then U [B*T][H][V], in the input type (T: with cu_seqlens, the total token count). Rows
 /// past a sequence's end are never written: the kernel's tile loads zero them.

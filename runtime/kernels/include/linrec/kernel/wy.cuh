@@ -1,0 +1,238 @@
+// linrec/kernel/wy.cuh: chunk_fwd_wy, the WY form of every chunk of a delta rule, for the register-state
+// fused kernel (fused_regs.cuh), which then streams W and U like k and v.
+//
+// Per chunk of C tokens, with k~ the (l2-normalised) keys, beta and the in-chunk cumsum b of the log decay:
+//   A = strictly lower (diag(beta) k~ k~^T (.) e^{b_i - b_j}),  T = (I + A)^-1,
+//   W = T diag(beta e^b) k~,  U = T diag(beta) v,
+// written in token rows to the workspace (layout.cuh fused_wy_ws). Why a kernel of its own: the state-passing
+// prep (chunk_delta_prep) solves the right-hand sides slice by slice with one column per thread and two
+// barriers per 16 rows, and took 0.45 ms of 1.39 at B = 32, T = 1k (ncu, H200). Here T is formed once, in
+// fp32: the 16 x 16 diagonal blocks by forward substitution (one lane per column), the blocks below them
+// row of blocks by row of blocks, T_IJ = -T_II sum_{J <= m < I} A_Im T_mJ (one warp per block); W and U are
+// then plain tensor-core products with T rounded to the input type.
+#pragma once
+
+#include "linrec/kernel/fused_regs.cuh"
+
+namespace linrec {
+namespace kern {
+
+template <class Variant, class Config>
+LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
+  constexpr DType D = Config::kDType;
+  using E = typename Storage<D>::type;
+  constexpr int K = Variant::K, V = Variant::V, C = Config::C, W = Config::Warps, NT = W * 32, NB = C / 16;
+  constexpr bool kDecay = Variant::kDecay == DecayKind::Scalar;
+  constexpr WyLayout L = wy_layout(K, V, C, W);
+  constexpr int LDK = L.ld_k, LDV = L.ld_v, LDA = L.ld_a, LDT = L.ld_t;
+  unsigned char* const sm = reinterpret_cast<unsigned char*>(dynamic_smem());
+  E* const ks = reinterpret_cast<E*>(sm + L.k);
+  E* const vs = reinterpret_cast<E*>(sm + L.v);
+  float* const A = reinterpret_cast<float*>(sm + L.a);
+  float* const Tf = reinterpret_cast<float*>(sm + L.tf);
+  E* const Tb = reinterpret_cast<E*>(sm + L.tb);
+  float* const bq = reinterpret_cast<float*>(sm + L.g);  // b, then beta e^b
+  float* const be = bq + C;                               // beta
+  const int warp = warp_id(), lane = lane_id(), g = lane >> 2, t = lane & 3;
+
+  const int nh = (int)blockIdx.x, n = nh / p.H, h = nh - n * p.H;
+  const SeqRange seq = sequence_range(p, n);
+  const int t0 = (int)blockIdx.y * C;
+  if (t0 >= seq.len) return;
+  const int rows = seq.len - t0 < C ? seq.len - t0 : C;
+  const long long row0 = (seq.bos + t0) * p.H + h;
+  load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks, LDK);
+  load_tile_async<D, C, V, NT>(p.v, row0 * V, (long long)p.H * V, rows, V, vs, LDV);
+  cp_async_commit();
+  // Warp 0, while the tiles land: beta and the log decays of the chunk's tokens, lane l holding tokens
+  // l * EPL ..., and their cumsum b (0 past the sequence: those rows are zero anyway).
+  if (warp == 0) {
+    constexpr int EPL = C < 32 ? 1 : C / 32;
+    float gv[EPL], bv[EPL];
+#pragma unroll
+    for (int j = 0; j < EPL; ++j) {
+      const int i = lane * EPL + j;
+      const bool ok = i < rows;
+      const TokenCtx ctx{nullptr, nullptr, p.inputs, p.params, seq.bos + t0 + (ok ? i : 0), h, p.H, K, D};
+      float x = 0.0f, bt = 1.0f;
+      if constexpr (kDecay) x = Variant::decay(ctx, 0);
+      if constexpr (Variant::kHasBeta) bt = Variant::beta(ctx);
+      gv[j] = ok ? x : 0.0f;
+      bv[j] = ok ? bt : 0.0f;
+    }
+    float run = 0.0f;
+#pragma unroll
+    for (int j = 0; j < EPL; ++j) {
+      run += gv[j];
+      gv[j] = run;
+    }
+    const float incl = warp_inclusive_scan(run);
+#pragma unroll
+    for (int j = 0; j < EPL; ++j) {
+      const int i = lane * EPL + j;
+      if (i < C) {
+        bq[i] = incl - run + gv[j];
+        be[i] = bv[j];
+      }
+    }
+  }
+  cp_async_wait_group<0>();
+  block_sync();
+  if constexpr (Variant::kKMap == FeatureMapKind::L2Norm) {
+    l2norm_rows_inplace<D, K, NT>(ks, LDK, C);
+    block_sync();
+  }
+
+  // A, one warp per 16 x 16 block on or below the diagonal: beta_i e^{b_i - b_j} k_i . k_j for j < i.
+  for (int blk = warp; blk < NB * (NB + 1) / 2; blk += W) {
+    int I = 0;
+    while ((I + 1) * (I + 2) / 2 <= blk) ++I;
+    const int J = blk - I * (I + 1) / 2;
+    float acc[2][4] = {};
+    const RowsView<D> av{ks + 16 * I * LDK, LDK};
+    const ColsView<D> bv{ks + 16 * J * LDK, LDK};  // (d, j) = k[j][d]
+#pragma unroll
+    for (int kk = 0; kk < K; kk += 16) {
+      unsigned a[4], b[4];
+      frag_a(av, a, 0, kk);
+      frag_b2(bv, b, kk, 0);
+      mma_pair<D>(acc[0], acc[1], a, b);
+    }
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        const int i = 16 * I + g + 8 * (r >> 1), j = 16 * J + 8 * nt + 2 * t + (r & 1);
+        float x = 0.0f;
+        if (j < i) {
+          x = be[i] * acc[nt][r];
+          if constexpr (kDecay) x *= kexp<D>(bq[i] - bq[j]);
+        }
+        A[i * LDA + j] = x;
+      }
+  }
+  block_sync();
+
+  // Diagonal blocks T_II = (I + A_II)^-1, lane c of warp I % W solving column c; then the right-hand sides'
+  // row factors, in place: k~_j beta_j e^{b_j} and v_j beta_j.
+  for (int I = warp; I < NB; I += W) {
+    if (lane < 16) {
+      const int c = lane;
+      const float* a = A + 16 * I * LDA + 16 * I;
+      float x[16];
+#pragma unroll
+      for (int r = 0; r < 16; ++r) {
+        float s = r == c ? 1.0f : 0.0f;
+#pragma unroll
+        for (int m = 0; m < r; ++m) s = fmaf(-a[r * LDA + m], x[m], s);
+        x[r] = s;
+      }
+#pragma unroll
+      for (int r = 0; r < 16; ++r) {
+        Tf[(16 * I + r) * LDA + 16 * I + c] = x[r];
+        Tb[(16 * I + r) * LDT + 16 * I + c] = from_float<D>(x[r]);
+      }
+    }
+  }
+  {
+    constexpr int VE = kVecElems<D>;
+    for (int e = (int)threadIdx.x; e < C * (K / VE); e += NT) {
+      const int i = e / (K / VE), d = (e - i * (K / VE)) * VE;
+      float s = be[i];
+      if constexpr (kDecay) s *= kexp<D>(bq[i]);
+      float x[VE];
+      uint4* at = reinterpret_cast<uint4*>(ks + i * LDK + d);
+      unpack_vec<D>(*at, x);
+#pragma unroll
+      for (int j = 0; j < VE; ++j) x[j] *= s;
+      *at = pack_vec<D>(x);
+    }
+    for (int e = (int)threadIdx.x; e < C * (V / VE); e += NT) {
+      const int i = e / (V / VE), d = (e - i * (V / VE)) * VE;
+      const float s = be[i];
+      float x[VE];
+      uint4* at = reinterpret_cast<uint4*>(vs + i * LDV + d);
+      unpack_vec<D>(*at, x);
+#pragma unroll
+      for (int j = 0; j < VE; ++j) x[j] *= s;
+      *at = pack_vec<D>(x);
+    }
+  }
+  block_sync();
+
+  // Blocks below the diagonal, one row of blocks at a time (each needs the rows above): warp per block,
+  // P = sum_{J <= m < I} A_Im T_mJ into the warp's scratch, then T_IJ = -T_II P. Lane l holds row l / 2,
+  // columns 8 (l % 2) ...
+  float* const scratch = reinterpret_cast<float*>(sm + L.scratch) + warp * 16 * 17;
+#pragma unroll 1
+  for (int I = 1; I < NB; ++I) {
+    for (int J = warp; J < I; J += W) {
+      const int r = lane >> 1, c0 = 8 * (lane & 1);
+      float acc[8] = {};
+      const float* arow = A + (16 * I + r) * LDA;
+      for (int m = 16 * J; m < 16 * I; ++m) {
+        const float a = arow[m];
+        const float* trow = Tf + m * LDA + 16 * J + c0;
+#pragma unroll
+        for (int c = 0; c < 8; ++c) acc[c] = fmaf(a, trow[c], acc[c]);
+      }
+#pragma unroll
+      for (int c = 0; c < 8; ++c) scratch[r * 17 + c0 + c] = acc[c];
+      __syncwarp();
+      const float* drow = Tf + (16 * I + r) * LDA + 16 * I;
+      float out[8] = {};
+#pragma unroll
+      for (int m = 0; m < 16; ++m) {
+        const float dm = drow[m];
+#pragma unroll
+        for (int c = 0; c < 8; ++c) out[c] = fmaf(-dm, scratch[m * 17 + c0 + c], out[c]);
+      }
+#pragma unroll
+      for (int c = 0; c < 8; ++c) {
+        Tf[(16 * I + r) * LDA + 16 * J + c0 + c] = out[c];
+        Tb[(16 * I + r) * LDT + 16 * J + c0 + c] = from_float<D>(out[c]);
+      }
+      __syncwarp();  // the scratch is reused by this warp's next block
+    }
+    block_sync();
+  }
+
+  // W = T (k~ beta e^b) and U = T (v beta): tiles of 16 rows x 16 columns over [W | U], T lower triangular
+  // by blocks (stripe I reads blocks J <= I). Rows past the sequence are not written.
+  E* const wdst = reinterpret_cast<E*>(reinterpret_cast<unsigned char*>(p.ws) +
+                                       fused_wy_ws((long long)p.B * p.T, p.H, K, V, (int)sizeof(E)).w);
+  E* const udst = reinterpret_cast<E*>(reinterpret_cast<unsigned char*>(p.ws) +
+                                       fused_wy_ws((long long)p.B * p.T, p.H, K, V, (int)sizeof(E)).u);
+  constexpr int NCOL = K / 16 + (V + 15) / 16;  // a last U tile of 8 columns reads the row padding
+  for (int item = warp; item < NB * NCOL; item += W) {
+    const int I = item / NCOL, col = item - I * NCOL;
+    const bool isw = col < K / 16;
+    const int n0 = isw ? 16 * col : 16 * col - K;
+    const RowsView<D> tv{Tb + 16 * I * LDT, LDT};
+    const RowsBView<D> rv{isw ? ks : vs, isw ? LDK : LDV};  // (j, d)
+    float acc[2][4] = {};
+    for (int J = 0; J <= I; ++J) {
+      unsigned a[4], b[4];
+      frag_a(tv, a, 0, 16 * J);
+      frag_b2(rv, b, 16 * J, n0);
+      mma_pair<D>(acc[0], acc[1], a, b);
+    }
+#pragma unroll
+    for (int hf = 0; hf < 2; ++hf) {
+      const int i = 16 * I + g + 8 * hf;
+      if (i >= rows) continue;
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt) {
+        const int d = n0 + 8 * nt + 2 * t;
+        if (!isw && d >= V) continue;
+        if (isw)
+          store_pair<D>(wdst, (row0 + (long long)i * p.H) * K + d, acc[nt][2 * hf], acc[nt][2 * hf + 1]);
+        else
+          store_pair<D>(udst, (row0 + (long long)i * p.H) * V + d, acc[nt][2 * hf], acc[nt][2 * hf + 1]);
+      }
+    }
+  }
+}
+
+}  // namespace kern
+}  // namespace linrec
