@@ -119,12 +119,15 @@ TEST(Codegen, SourceFollowsTheKernelAbi) {
   EXPECT_NE(s.find("__device__ static float decay(const linrec::kern::TokenCtx& v1, int v2)"), std::string::npos);
   EXPECT_NE(s.find("linrec_softplus("), std::string::npos);  // the variant's expression, inlined
   EXPECT_NE(s.find("linrec::kern::chunk_fwd_fused<Variant, Config>(v1);"), std::string::npos);
-  ASSERT_EQ(k->kernel_names.size(), 1u);
-  EXPECT_EQ(k->kernel_names[0].rfind(
-                "linrec_fwd_" + parse(kGdn).hash().substr(0, 12) + "_k128_v128_c64_bk128_bv64_w4_s2_bf16", 0),
-            0u);
-  EXPECT_NE(s.find("extern \"C\" __global__ __launch_bounds__(Config::Warps * 32, 1) void " + k->kernel_names[0]),
-            std::string::npos);
+  // A delta rule on the register-state kernel: the WY prep first (layout.cuh fused_regs_applies).
+  EXPECT_NE(s.find("linrec::kern::chunk_fwd_wy<Variant, Config>(v1);"), std::string::npos);
+  ASSERT_EQ(k->kernel_names.size(), 2u);
+  const std::string tail = parse(kGdn).hash().substr(0, 12) + "_k128_v128_c64_bk128_bv64_w4_s2_bf16";
+  EXPECT_EQ(k->kernel_names[0].rfind("linrec_wy_" + tail, 0), 0u);
+  EXPECT_EQ(k->kernel_names[1].rfind("linrec_fwd_" + tail, 0), 0u);
+  for (const std::string& name : k->kernel_names)
+    EXPECT_NE(s.find("extern \"C\" __global__ __launch_bounds__(Config::Warps * 32, 1) void " + name),
+              std::string::npos);
 }
 
 /// kQRaw / kKRaw say whether q_pre / k_pre only read the element (the kernels then skip the identity

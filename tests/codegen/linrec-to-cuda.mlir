@@ -58,6 +58,12 @@ module {}
 // CHECK-NEXT:   static constexpr linrec::kern::DType kDType = linrec::kern::DType::BF16;
 // CHECK-NEXT: };
 // CHECK-NEXT: }  // namespace
+// A delta rule on the register-state fused kernel: the WY prep, then the fused kernel.
+// CHECK-NEXT: extern "C" __global__ __launch_bounds__(Config::Warps * 32, 1) void [[WY:linrec_wy_[0-9a-f]+_k128_v128_c64_bk128_bv64_w4_s2_bf16]](linrec::kern::FwdParams v1) {
+// CHECK-NEXT:   linrec::kern::chunk_fwd_wy<Variant, Config>(v1);
+// CHECK-NEXT:   return;
+// CHECK-NEXT: }
+// CHECK-EMPTY:
 // CHECK-NEXT: extern "C" __global__ __launch_bounds__(Config::Warps * 32, 1) void [[NAME:linrec_fwd_[0-9a-f]+_k128_v128_c64_bk128_bv64_w4_s2_bf16]](linrec::kern::FwdParams v1) {
 // CHECK-NEXT:   linrec::kern::chunk_fwd_fused<Variant, Config>(v1);
 // CHECK-NEXT:   return;
@@ -79,15 +85,26 @@ module {}
 // DESC-NEXT:       "block_threads": 128,
 // DESC-NEXT:       "grid": {
 // DESC-NEXT:         "x": "N*H",
+// DESC-NEXT:         "y": "cdiv(T,C)",
+// DESC-NEXT:         "z": "1"
+// DESC-NEXT:       },
+// DESC-NEXT:       "name": "linrec_wy_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16",
+// DESC-NEXT:       "smem_bytes": 82176,
+// DESC-NEXT:       "stage": "chunk_local"
+// DESC-NEXT:     },
+// DESC-NEXT:     {
+// DESC-NEXT:       "block_threads": 128,
+// DESC-NEXT:       "grid": {
+// DESC-NEXT:         "x": "N*H",
 // DESC-NEXT:         "y": "cdiv(V,BV)",
 // DESC-NEXT:         "z": "1"
 // DESC-NEXT:       },
 // DESC-NEXT:       "name": "linrec_fwd_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16",
-// DESC-NEXT:       "smem_bytes": {{[0-9]+}},
+// DESC-NEXT:       "smem_bytes": 141824,
 // DESC-NEXT:       "stage": "fused"
 // DESC:        "strategy": "fused",
 // DESC-NEXT:   "version": 1,
-// DESC-NEXT:   "workspace_bytes": "0"
+// DESC-NEXT:   "workspace_bytes": "16*cdiv(2*B*T*H*K,16)+2*B*T*H*V"
 // DESC-NEXT: }
 
 // ALL: linrec::kern::chunk_fwd_fused<Variant, Config>(v1);
