@@ -1,8 +1,10 @@
-// linrec/kernel/fused_regs.cuh: fused sequential prefill with the state in registers, for 16-bit additive
-// variants whose q~ and k~ are the raw rows and whose decay is none, a constant, one scalar per token
-// (linear attention, retention, simple GLA / Mamba2-style gates) or, with bf16 inputs, one per token and key
-// (GLA). chunk_fwd_fused dispatches here when fused_in_registers<Variant, Config>() holds; everything else
-// takes the phase-by-phase kernel.
+// linrec/kernel/fused_regs.cuh: fused sequential prefill with the state in registers, for 16-bit variants
+// whose q~ and k~ are the raw rows or their L2 normalisation, with an additive rule whose decay is none, a
+// constant, one scalar per token (linear attention, retention, simple GLA / Mamba2-style gates) or, with bf16
+// inputs, one per token and key (GLA), or a delta rule with no decay or a scalar one (DeltaNet, Gated
+// DeltaNet; chunk_fwd_wy, wy.cuh, solves their WY form first). chunk_fwd_fused dispatches here when
+// fused_in_registers<Variant, Config>() holds (layout.cuh fused_regs_applies); everything else takes the
+// phase-by-phase kernel.
 //
 // Why a second fused kernel: the phase kernel (chunk_phases.cuh) passes 5-7 barriers per chunk and
 // round-trips the scores and the fp32 state through shared memory; ncu had it latency bound with HMMA at
@@ -18,7 +20,9 @@
 //   - two barriers: one before the chunk (its tiles and the state copy Sb visible), one before Sb is
 //     rewritten from the registers;
 //   - a per-key decay instead rescales the chunk's q and k in place (vec_transform, all threads, one more
-//     barrier), and the products apply per-key factors to their fragments (see vec_transform).
+//     barrier), and the products apply per-key factors to their fragments (see vec_transform);
+//   - a delta rule's V-tile holds U; before the chunk's products each warp replaces its part by
+//     v_new = U - W Sb (delta_values, one more barrier, shared with the l2norm pass).
 #pragma once
 
 #include "linrec/kernel/chunk_phases.cuh"
