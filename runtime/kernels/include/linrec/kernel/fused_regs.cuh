@@ -114,8 +114,14 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   // v's place in the outputs and the state update.
   constexpr bool kWy = Variant::kDelta;
   static_assert(!kWy || kOut, "fused_regs_walk: delta rules have no state-only walk (no segments)");
-  // l2norm maps: the loaded rows are normalised in place.
-  constexpr bool kL2Q = kOut && Variant::kQMap == FeatureMapKind::L2Norm;
+  // Delta rules with one stripe per warp form q Sb next to W Sb, before the barrier that publishes v_new: the
+  // two products share Sb's fragments, nothing reads Sb after that barrier, so Sb is rewritten from the
+  // registers without a third one, and an l2norm q becomes a factor on the output rows (each warp normalises
+  // its own stripe), not a pass over q.
+  constexpr bool kEarly = kWy && !kVec && Sh::SPW == 1;
+  // l2norm maps: the loaded rows are normalised in place (q: unless kEarly).
+  constexpr bool kL2Q = kOut && Variant::kQMap == FeatureMapKind::L2Norm && !kEarly;
+  constexpr bool kRq = kEarly && Variant::kQMap == FeatureMapKind::L2Norm;
   constexpr bool kL2K = Variant::kKMap == FeatureMapKind::L2Norm;
   // The state-only walk has its own launch size (fused_regs_state_layout): no q, no Sb, a deeper ring.
   constexpr FusedRegsLayout L =
@@ -352,7 +358,9 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   auto stripe = [&](int si) { return Sh::SPW == 2 ? (si == 0 ? rw : Sh::RS - 1 - rw) : rw + Sh::RW * si; };
 
   // Delta rules: U <- v_new = U - W Sb in place (stage s), each warp its stripes' rows and its columns (the
-  // split the outputs use, so every element has one writer).
+  // split the outputs use, so every element has one writer). kEarly: also q Sb into qsb, and with an l2norm q
+  // the inverse norms of rows g and g + 8 of the stripe into rq.
+  float qsb[NO][4], rq[2] = {1.0f, 1.0f};
   auto delta_values = [&](int s) {
     if constexpr (kWy) {
       E* const u = us(s);
@@ -363,19 +371,38 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
 #pragma unroll
         for (int j = 0; j < NO; ++j)
 #pragma unroll
-          for (int r = 0; r < 4; ++r) xa[j][r] = 0.0f;
+          for (int r = 0; r < 4; ++r) xa[j][r] = qsb[j][r] = 0.0f;
         const RowsView<D> wv{wt(s) + 16 * I * LDK, LDK};
+        const RowsView<D> qv{qs(s) + 16 * I * LDK, LDK};
         const ColsView<D> sv{sb + c0 * LDK, LDK};  // (d, v) = Sb[v][d]
 #pragma unroll
         for (int kk = 0; kk < K; kk += 16) {
-          unsigned a[4];
+          unsigned a[4], aq[4];
           frag_a(wv, a, 0, kk);
+          if constexpr (kEarly) frag_a(qv, aq, 0, kk);
 #pragma unroll
           for (int np = 0; np < NO / 2; ++np) {
             unsigned b[4];
             frag_b2(sv, b, kk, 16 * np);
             mma_pair<D>(xa[2 * np], xa[2 * np + 1], a, b);
+            if constexpr (kEarly) mma_pair<D>(qsb[2 * np], qsb[2 * np + 1], aq, b);
           }
+        }
+        if constexpr (kRq) {  // lane l: half l % 2 of row l / 2 of the stripe
+          constexpr int VE = kVecElems<D>, HV = K / 2 / VE;
+          const E* row = qs(s) + (16 * I + (lane >> 1)) * LDK + (lane & 1) * (K / 2);
+          float ss = 0.0f;
+#pragma unroll
+          for (int v = 0; v < HV; ++v) {
+            float x[VE];
+            unpack_vec<D>(*reinterpret_cast<const uint4*>(row + v * VE), x);
+#pragma unroll
+            for (int j = 0; j < VE; ++j) ss = fmaf(x[j], x[j], ss);
+          }
+          ss += __shfl_xor_sync(kFullMask, ss, 1);
+          const float r0 = __shfl_sync(kFullMask, ss, 2 * g), r1 = __shfl_sync(kFullMask, ss, 2 * (g + 8));
+          rq[0] = 1.0f / sqrtf(r0 + 1e-6f);
+          rq[1] = 1.0f / sqrtf(r1 + 1e-6f);
         }
 #pragma unroll
         for (int hf = 0; hf < 2; ++hf) {
@@ -450,7 +477,7 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
 #pragma unroll
       for (int j = 0; j < NO; ++j)
 #pragma unroll
-        for (int r = 0; r < 4; ++r) oa[j][r] = 0.0f;
+        for (int r = 0; r < 4; ++r) oa[j][r] = kEarly ? qsb[j][r] : 0.0f;
       const RowsView<D> qv{q + 16 * I * LDK, LDK};
       const ColsView<D> kv{k, LDK};              // (d, j) = k[j][d]
       const ColsView<D> sv{sb + c0 * LDK, LDK};  // (d, v) = Sb[v][d]
@@ -488,12 +515,13 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
           a[2] = scale_pair<D>(a[2], e2, e3);
           a[3] = scale_pair<D>(a[3], e2, e3);
         }
+        if constexpr (!kEarly)
 #pragma unroll
-        for (int np = 0; np < NO / 2; ++np) {
-          unsigned b[4];
-          frag_b2(sv, b, kk, 16 * np);
-          mma_pair<D>(oa[2 * np], oa[2 * np + 1], a, b);
-        }
+          for (int np = 0; np < NO / 2; ++np) {
+            unsigned b[4];
+            frag_b2(sv, b, kk, 16 * np);
+            mma_pair<D>(oa[2 * np], oa[2 * np + 1], a, b);
+          }
       }
       const int i0 = 16 * I + g, i1 = i0 + 8;
       if constexpr (kDecay) {
@@ -541,7 +569,8 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
 #pragma unroll
         for (int nt = 0; nt < NO; ++nt) {
           const int cc = 8 * nt + 2 * t;
-          if (c0 + cc < vcols) store_pair<D>(p.o, row + cc, p.scale * oa[nt][2 * hf], p.scale * oa[nt][2 * hf + 1]);
+          const float sc = kRq ? p.scale * rq[hf] : p.scale;
+          if (c0 + cc < vcols) store_pair<D>(p.o, row + cc, sc * oa[nt][2 * hf], sc * oa[nt][2 * hf + 1]);
         }
       }
     }
@@ -587,7 +616,7 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
       }
     }
     if constexpr (kOut) {
-      block_sync();  // every warp has read Sb = S_c
+      if constexpr (!kEarly) block_sync();  // every warp has read Sb = S_c (kEarly: before the last barrier)
       store_sb();
     }
     if constexpr (kDecay && !kLate)
