@@ -213,6 +213,11 @@ Expected<Candidate> pickDefault(const dsl::Spec& spec, const codegen::HeadDims& 
                           [](const codegen::TuningConfig& c) { return c.chunk == 64 && c.block_v == 32; });
     for (codegen::TuningConfig& c : prefs) c.block_k = codegen::TuningConfig{}.block_k;
   }
+  // codegen::defaultConfig's order: 16-bit delta rules without a per-key decay start from C = 32, BV = 64.
+  if (mode == codegen::Mode::Prefill && strategy == codegen::Strategy::Fused && dtype != codegen::DType::FP32 &&
+      spec.rule == dsl::UpdateRule::Delta && spec.decay != dsl::DecayKind::Vector)
+    std::stable_partition(prefs.begin(), prefs.end(),
+                          [](const codegen::TuningConfig& c) { return c.chunk == 32 && c.block_v == 64; });
   for (codegen::TuningConfig cfg : prefs) {
     cfg.smem_limit = limits.smem_per_block_optin;
     llvm::Expected<codegen::GeneratedKernel> gen = codegen::generate(spec, dims, cfg, mode, dtype);

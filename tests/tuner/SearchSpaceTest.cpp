@@ -187,6 +187,26 @@ TEST(SearchSpace, DefaultsFallBackUntilTheyFit) {
   ASSERT_TRUE(sp.ok()) << sp.error();
   EXPECT_EQ(sp->config.block_v, 32);
   EXPECT_EQ(sp->config.block_k, codegen::TuningConfig{}.block_k);
+  // 16-bit delta rules without a per-key decay take the register-state kernel: C = 32, BV = 64 first, as
+  // codegen::defaultConfig orders them; fp32 keeps C = 64.
+  for (const char* v : {"delta_rule", "gated_delta_rule"}) {
+    auto fused = pickDefault(test::variant(v), {128, 128}, DType::BF16, Mode::Prefill, Strategy::Fused,
+                             DeviceLimits::forArch("sm_90"));
+    ASSERT_TRUE(fused.ok()) << fused.error();
+    EXPECT_EQ(fused->config.chunk, 32) << v;
+    EXPECT_EQ(fused->config.block_v, 64) << v;
+    auto cfg = codegen::defaultConfig(test::variant(v), {128, 128}, Mode::Prefill, DType::BF16, 227 * 1024);
+    ASSERT_TRUE(bool(cfg)) << llvm::toString(cfg.takeError());
+    EXPECT_EQ(cfg->chunk, 32) << v;
+  }
+  auto f32 = pickDefault(test::variant("gated_delta_rule"), {128, 128}, DType::FP32, Mode::Prefill, Strategy::Fused,
+                         DeviceLimits::forArch("sm_90"));
+  ASSERT_TRUE(f32.ok()) << f32.error();
+  EXPECT_EQ(f32->config.chunk, 64);
+  auto kda = pickDefault(test::variant("kda"), {128, 128}, DType::BF16, Mode::Prefill, Strategy::Fused,
+                         DeviceLimits::forArch("sm_90"));
+  ASSERT_TRUE(kda.ok()) << kda.error();
+  EXPECT_EQ(kda->config.chunk, 64);
 }
 
 TEST(SearchSpace, PtxasStatisticsDropSpillsAndUnlaunchableRegisterCounts) {
