@@ -16,6 +16,8 @@
 #   LINREC_TIMEOUT_S / FLA_TIMEOUT_S  wall-clock limit for either side (default: none). linrec rewrites its
 #                             JSON after every row, so a side cut short still leaves what it measured.
 #   LINREC_COMMIT             recorded in the JSON (default: git rev-parse, else the COMMIT file)
+#   BENCH_SHAPES='B,T,H,K,V;...'  fla's shapes (default: the four bench shapes); give linrec the same ones
+#                             with --shapes in BENCH_ARGS
 #
 # Time: with TUNE_S=6, linrec takes about 28 prefill + 6 decode rows x (6 s tuning + check + timing), ~5 min;
 # fla's first call of each op autotunes (30-60 s each in the 2026-11-23 baseline). If both do not fit one
@@ -31,7 +33,7 @@ out=${1:?usage: bash scripts/device-bench.sh OUT_DIR}
 mkdir -p "$out" || exit 1
 out=$(cd "$out" && pwd)
 bin=${LINREC_BIN:-.devbin}
-shapes='32,1024,16,128,128;8,4096,16,128,128;2,16384,16,128,128;1,65536,16,128,128'
+shapes=${BENCH_SHAPES:-'32,1024,16,128,128;8,4096,16,128,128;2,16384,16,128,128;1,65536,16,128,128'}
 linrec_json=${LINREC_JSON:-$out/linrec_bench.json}
 fla_json=${FLA_JSON:-$out/peer_fla.json}
 if [ -z "${LINREC_COMMIT:-}" ]; then
