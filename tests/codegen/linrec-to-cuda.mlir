@@ -100,7 +100,7 @@ module {}
 // DESC-NEXT:         "z": "1"
 // DESC-NEXT:       },
 // DESC-NEXT:       "name": "linrec_fwd_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16",
-// DESC-NEXT:       "smem_bytes": 107008,
+// DESC-NEXT:       "smem_bytes": 141824,
 // DESC-NEXT:       "stage": "fused"
 // DESC:        "strategy": "fused",
 // DESC-NEXT:   "version": 1,

@@ -70,34 +70,6 @@ LINREC_DEV void l2norm_rows_inplace(typename Storage<D>::type* tile, int ld, int
   }
 }
 
-/// The vectors load_tile_async<D, ROWS, COLS, NT> gave this thread, normalised in place as rows: x /
-/// sqrt(|x|^2 + 1e-6). A row's COLS / VE vectors sit on that many consecutive lanes (NT a multiple of it, a
-/// power of two up to 32), which reduce by shuffles, so the thread needs only its own cp.async wait. Every
-/// thread of the block calls it.
-template <DType D, int ROWS, int COLS, int NT>
-LINREC_DEV void l2norm_own_vectors(typename Storage<D>::type* tile, int ld) {
-  constexpr int VE = kVecElems<D>, PR = COLS / VE, TOTAL = ROWS * PR, IT = (TOTAL + NT - 1) / NT;
-  static_assert(NT % PR == 0 && PR <= 32 && (PR & (PR - 1)) == 0, "l2norm_own_vectors: rows must sit on lanes");
-#pragma unroll
-  for (int m = 0; m < IT; ++m) {
-    const int e = (int)threadIdx.x + m * NT;
-    const bool ok = e < TOTAL;  // uniform per row: TOTAL and NT are multiples of PR
-    const int r = e / PR, c = (e - r * PR) * VE;
-    uint4* at = reinterpret_cast<uint4*>(tile + (ok ? r : 0) * ld + (ok ? c : 0));
-    float x[VE];
-    unpack_vec<D>(*at, x);
-    float ss = 0.0f;
-#pragma unroll
-    for (int j = 0; j < VE; ++j) ss = fmaf(x[j], x[j], ss);
-#pragma unroll
-    for (int o = 1; o < PR; o <<= 1) ss += __shfl_xor_sync(kFullMask, ss, o);
-    const float mul = 1.0f / sqrtf(ss + 1e-6f);
-#pragma unroll
-    for (int j = 0; j < VE; ++j) x[j] *= mul;
-    if (ok) *at = pack_vec<D>(x);
-  }
-}
-
 /// How the warps split the work of one chunk (layout.cuh fused_regs_split).
 template <class Variant, class Config>
 struct FusedRegsShape {
@@ -142,18 +114,15 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   // v's place in the outputs and the state update.
   constexpr bool kWy = Variant::kDelta;
   static_assert(!kWy || kOut, "fused_regs_walk: delta rules have no state-only walk (no segments)");
-  // Delta rules (one stripe per warp, fused_regs_applies) form q Sb, W Sb and the scores q k^T before the
-  // barrier that publishes v_new: q Sb and W Sb share Sb's fragments; nothing reads Sb, q or W after that
-  // barrier, so Sb is rewritten from the registers without a third one, and the next chunk's q and W load
-  // into their single buffers (FusedRegsLayout::qw_single) meanwhile.
-  static_assert(!kWy || (Sh::SPW == 1 && !kVec), "fused_regs_walk: delta rules take one stripe per warp");
-  // l2norm maps: the loaded rows are normalised in place. kOwnNorm: each thread normalises the 16-byte
-  // vectors it loaded itself (load_tile_async's order: PR consecutive lanes per row), right after its own
-  // cp.async wait and before the chunk's first barrier; otherwise a pass over the rows and one more barrier.
-  constexpr bool kL2Q = kOut && Variant::kQMap == FeatureMapKind::L2Norm;
+  // Delta rules with one stripe per warp form q Sb next to W Sb, before the barrier that publishes v_new: the
+  // two products share Sb's fragments, nothing reads Sb after that barrier, so Sb is rewritten from the
+  // registers without a third one, and an l2norm q becomes a factor on the output rows (each warp normalises
+  // its own stripe), not a pass over q.
+  constexpr bool kEarly = kWy && !kVec && Sh::SPW == 1;
+  // l2norm maps: the loaded rows are normalised in place (q: unless kEarly).
+  constexpr bool kL2Q = kOut && Variant::kQMap == FeatureMapKind::L2Norm && !kEarly;
+  constexpr bool kRq = kEarly && Variant::kQMap == FeatureMapKind::L2Norm;
   constexpr bool kL2K = Variant::kKMap == FeatureMapKind::L2Norm;
-  constexpr int kPR = K / kVecElems<D>;
-  constexpr bool kOwnNorm = NT % kPR == 0 && kPR <= 32 && (kPR & (kPR - 1)) == 0;
   // The state-only walk has its own launch size (fused_regs_state_layout): no q, no Sb, a deeper ring.
   constexpr FusedRegsLayout L =
       kOut ? fused_regs_layout(K, C, BV, kVec, kWy) : fused_regs_state_layout(K, C, BV, kVec);
@@ -165,10 +134,10 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   const int vcols = V - v0 < BV ? V - v0 : BV;
   const int warp = warp_id(), lane = lane_id(), g = lane >> 2, t = lane & 3;
 
-  auto qs = [&](int s) { return reinterpret_cast<E*>(sm + (L.qw_single ? 0 : s * L.stage) + L.q); };
+  auto qs = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.q); };
   auto ks = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.k); };
   auto us = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.u); };
-  auto wt = [&]() { return reinterpret_cast<E*>(sm + L.w); };
+  auto wt = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.w); };
   const FusedWyWs wyws = fused_wy_ws((long long)p.B * p.T, p.H, K, V, 2);
   const E* const wsrc = reinterpret_cast<const E*>(reinterpret_cast<const unsigned char*>(p.ws) + wyws.w);
   const E* const usrc = reinterpret_cast<const E*>(reinterpret_cast<const unsigned char*>(p.ws) + wyws.u);
@@ -186,30 +155,20 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   const int nchunks = (len + C - 1) / C;
   // Chunk c's q, k and V-tile into stage s as one cp.async group (rows past the sequence are zero); past
   // the last chunk the group is empty, so that every iteration commits one and wait_group counts chunks.
-  // Delta rules: k and U here; q and W by fetch_qw.
   auto fetch = [&](int c, int s) {
     if (c < nchunks) {
       const int t0 = c * C, rows = rows_at(t0);
       const long long row0 = (bos + t0) * p.H + h;
-      if constexpr (kOut && !kWy)
-        load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs(s), LDK);
+      if constexpr (kOut) load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs(s), LDK);
       load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks(s), LDK);
-      load_tile_async<D, C, BV, NT>(kWy ? usrc : p.v, row0 * V + v0, (long long)p.H * V, rows, vcols, us(s), LDU);
+      if constexpr (kWy) {
+        load_tile_async<D, C, K, NT>(wsrc, row0 * K, (long long)p.H * K, rows, K, wt(s), LDK);
+        load_tile_async<D, C, BV, NT>(usrc, row0 * V + v0, (long long)p.H * V, rows, vcols, us(s), LDU);
+      } else {
+        load_tile_async<D, C, BV, NT>(p.v, row0 * V + v0, (long long)p.H * V, rows, vcols, us(s), LDU);
+      }
     }
     cp_async_commit();
-  };
-  // Delta rules: chunk c's q and W into their single buffers, as one more group (NS is 2, so the top of each
-  // iteration waits for every group).
-  auto fetch_qw = [&](int c) {
-    if constexpr (kWy) {
-      if (c < nchunks) {
-        const int t0 = c * C, rows = rows_at(t0);
-        const long long row0 = (bos + t0) * p.H + h;
-        load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs(0), LDK);
-        load_tile_async<D, C, K, NT>(wsrc, row0 * K, (long long)p.H * K, rows, K, wt(), LDK);
-      }
-      cp_async_commit();
-    }
   };
   // Warp 0: the log decay of chunk c's tokens, lane l holding tokens l * EPL ... (0 past the sequence).
   // Evaluated at clamped indices with no branch around the expression, so all its loads issue at once.
@@ -359,15 +318,10 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
     }
   };
 
-  // l2norm maps: the rows of q and k (stage s) normalised in place, by a pass over the rows (all threads, a
-  // barrier before and after) or, kOwnNorm, each thread its own vectors (after its own wait only).
+  // l2norm maps: the rows of q and k (stage s) normalised in place.
   auto l2norm_rows = [&](int s) {
     if constexpr (kL2Q) l2norm_rows_inplace<D, K, NT>(qs(s), LDK, C);
     if constexpr (kL2K) l2norm_rows_inplace<D, K, NT>(ks(s), LDK, C);
-  };
-  auto l2norm_own = [&](int s) {
-    if constexpr (kL2Q) l2norm_own_vectors<D, C, K, NT>(qs(s), LDK);
-    if constexpr (kL2K) l2norm_own_vectors<D, C, K, NT>(ks(s), LDK);
   };
 
   // This warp's tile of S^T: V-tile rows sm0.., key columns sn0...
@@ -403,63 +357,69 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   // Stripes of this warp; with two, a short and a long one (the causal work of stripe I grows with I).
   auto stripe = [&](int si) { return Sh::SPW == 2 ? (si == 0 ? rw : Sh::RS - 1 - rw) : rw + Sh::RW * si; };
 
-  // Delta rules, before the barrier that publishes v_new, for this warp's stripe I: U <- v_new = U - W Sb in
-  // place (stage s; each warp its stripe's rows and its columns, the split the outputs use, so every element
-  // has one writer), q Sb into qsb and the raw scores q k^T (blocks J <= I) into pre.
-  float qsb[NO][4], pre[NC][4];
+  // Delta rules: U <- v_new = U - W Sb in place (stage s), each warp its stripes' rows and its columns (the
+  // split the outputs use, so every element has one writer). kEarly: also q Sb into qsb, and with an l2norm q
+  // the inverse norms of rows g and g + 8 of the stripe into rq.
+  float qsb[NO][4], rq[2] = {1.0f, 1.0f};
   auto delta_values = [&](int s) {
     if constexpr (kWy) {
       E* const u = us(s);
-      const int I = stripe(0);
-      float xa[NO][4];
+#pragma unroll 1
+      for (int si = 0; si < Sh::SPW; ++si) {
+        const int I = stripe(si);
+        float xa[NO][4];
 #pragma unroll
-      for (int j = 0; j < NO; ++j)
+        for (int j = 0; j < NO; ++j)
 #pragma unroll
-        for (int r = 0; r < 4; ++r) xa[j][r] = qsb[j][r] = 0.0f;
+          for (int r = 0; r < 4; ++r) xa[j][r] = qsb[j][r] = 0.0f;
+        const RowsView<D> wv{wt(s) + 16 * I * LDK, LDK};
+        const RowsView<D> qv{qs(s) + 16 * I * LDK, LDK};
+        const ColsView<D> sv{sb + c0 * LDK, LDK};  // (d, v) = Sb[v][d]
 #pragma unroll
-      for (int j = 0; j < NC; ++j)
+        for (int kk = 0; kk < K; kk += 16) {
+          unsigned a[4], aq[4];
+          frag_a(wv, a, 0, kk);
+          if constexpr (kEarly) frag_a(qv, aq, 0, kk);
 #pragma unroll
-        for (int r = 0; r < 4; ++r) pre[j][r] = 0.0f;
-      const RowsView<D> wv{wt() + 16 * I * LDK, LDK};
-      const RowsView<D> qv{qs(s) + 16 * I * LDK, LDK};
-      const ColsView<D> sv{sb + c0 * LDK, LDK};  // (d, v) = Sb[v][d]
-      const ColsView<D> kv{ks(s), LDK};          // (d, j) = k[j][d]
+          for (int np = 0; np < NO / 2; ++np) {
+            unsigned b[4];
+            frag_b2(sv, b, kk, 16 * np);
+            mma_pair<D>(xa[2 * np], xa[2 * np + 1], a, b);
+            if constexpr (kEarly) mma_pair<D>(qsb[2 * np], qsb[2 * np + 1], aq, b);
+          }
+        }
+        if constexpr (kRq) {  // lane l: half l % 2 of row l / 2 of the stripe
+          constexpr int VE = kVecElems<D>, HV = K / 2 / VE;
+          const E* row = qs(s) + (16 * I + (lane >> 1)) * LDK + (lane & 1) * (K / 2);
+          float ss = 0.0f;
 #pragma unroll
-      for (int kk = 0; kk < K; kk += 16) {
-        unsigned a[4], aq[4];
-        frag_a(wv, a, 0, kk);
-        frag_a(qv, aq, 0, kk);
+          for (int v = 0; v < HV; ++v) {
+            float x[VE];
+            unpack_vec<D>(*reinterpret_cast<const uint4*>(row + v * VE), x);
 #pragma unroll
-        for (int np = 0; np < NO / 2; ++np) {
-          unsigned b[4];
-          frag_b2(sv, b, kk, 16 * np);
-          mma_pair<D>(xa[2 * np], xa[2 * np + 1], a, b);
-          mma_pair<D>(qsb[2 * np], qsb[2 * np + 1], aq, b);
+            for (int j = 0; j < VE; ++j) ss = fmaf(x[j], x[j], ss);
+          }
+          ss += __shfl_xor_sync(kFullMask, ss, 1);
+          const float r0 = __shfl_sync(kFullMask, ss, 2 * g), r1 = __shfl_sync(kFullMask, ss, 2 * (g + 8));
+          rq[0] = 1.0f / sqrtf(r0 + 1e-6f);
+          rq[1] = 1.0f / sqrtf(r1 + 1e-6f);
         }
 #pragma unroll
-        for (int np = 0; np < NC / 2; ++np)
-          if (np <= I) {
-            unsigned b[4];
-            frag_b2(kv, b, kk, 16 * np);
-            mma_pair<D>(pre[2 * np], pre[2 * np + 1], aq, b);
+        for (int hf = 0; hf < 2; ++hf) {
+          const int i = 16 * I + g + 8 * hf;
+#pragma unroll
+          for (int nt = 0; nt < NO; ++nt) {
+            const int at = i * LDU + c0 + 8 * nt + 2 * t;
+            const unsigned x = *reinterpret_cast<const unsigned*>(u + at);
+            store_pair<D>(u, at, to_float<D>((E)(x & 0xffffu)) - xa[nt][2 * hf],
+                          to_float<D>((E)(x >> 16)) - xa[nt][2 * hf + 1]);
           }
-      }
-#pragma unroll
-      for (int hf = 0; hf < 2; ++hf) {
-        const int i = 16 * I + g + 8 * hf;
-#pragma unroll
-        for (int nt = 0; nt < NO; ++nt) {
-          const int at = i * LDU + c0 + 8 * nt + 2 * t;
-          const unsigned x = *reinterpret_cast<const unsigned*>(u + at);
-          store_pair<D>(u, at, to_float<D>((E)(x & 0xffffu)) - xa[nt][2 * hf],
-                        to_float<D>((E)(x >> 16)) - xa[nt][2 * hf + 1]);
         }
       }
     }
   };
 
   float gv[EPL] = {};
-  fetch_qw(0);
 #pragma unroll
   for (int c = 0; c < NS - 1; ++c) {
     fetch(c, c);
@@ -479,7 +439,6 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
     // Chunk c + NS - 1 goes to the stage chunk c - 1 used.
     const int ahead = c + NS - 1, sa = s == 0 ? NS - 1 : s - 1;
     cp_async_wait_group<NS - 2>();
-    if constexpr ((kL2Q || kL2K) && kOwnNorm) l2norm_own(s);
     block_sync();  // chunk c's tiles, its gates and Sb = S_c are visible; stage sa is free
     fetch(ahead, sa);
     if constexpr (kDecay)
@@ -491,14 +450,10 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
           if (c >= 1 && ahead - 1 < nchunks) gate_store(gv, sa == 0 ? NS - 1 : sa - 1);
         if (ahead < nchunks) gate_eval(ahead, gv);
       }
-    if constexpr ((kL2Q || kL2K) && !kOwnNorm) {
+    if constexpr (kL2Q || kL2K || kWy) {
       l2norm_rows(s);
-      block_sync();  // the normalised rows are visible
-    }
-    if constexpr (kWy) {
       delta_values(s);
-      block_sync();  // v_new is visible; q, W and Sb are read no more this chunk
-      fetch_qw(c + 1);
+      block_sync();  // the normalised rows and v_new are visible
     }
     if constexpr (kVec) {
       vec_transform(c, s);
@@ -518,16 +473,16 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
 #pragma unroll
       for (int j = 0; j < NC; ++j)
 #pragma unroll
-        for (int r = 0; r < 4; ++r) pa[j][r] = kWy ? pre[j][r] : 0.0f;
+        for (int r = 0; r < 4; ++r) pa[j][r] = 0.0f;
 #pragma unroll
       for (int j = 0; j < NO; ++j)
 #pragma unroll
-        for (int r = 0; r < 4; ++r) oa[j][r] = kWy ? qsb[j][r] : 0.0f;
+        for (int r = 0; r < 4; ++r) oa[j][r] = kEarly ? qsb[j][r] : 0.0f;
       const RowsView<D> qv{q + 16 * I * LDK, LDK};
       const ColsView<D> kv{k, LDK};              // (d, j) = k[j][d]
       const ColsView<D> sv{sb + c0 * LDK, LDK};  // (d, v) = Sb[v][d]
 #pragma unroll
-      for (int kk = 0; kk < (kWy ? 0 : K); kk += 16) {
+      for (int kk = 0; kk < K; kk += 16) {
         unsigned a[4];
         frag_a(qv, a, 0, kk);
         // Per-key decay: b at this stripe's reference row for the lane's four keys (a's and b's key pairs).
@@ -560,12 +515,13 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
           a[2] = scale_pair<D>(a[2], e2, e3);
           a[3] = scale_pair<D>(a[3], e2, e3);
         }
+        if constexpr (!kEarly)
 #pragma unroll
-        for (int np = 0; np < NO / 2; ++np) {
-          unsigned b[4];
-          frag_b2(sv, b, kk, 16 * np);
-          mma_pair<D>(oa[2 * np], oa[2 * np + 1], a, b);
-        }
+          for (int np = 0; np < NO / 2; ++np) {
+            unsigned b[4];
+            frag_b2(sv, b, kk, 16 * np);
+            mma_pair<D>(oa[2 * np], oa[2 * np + 1], a, b);
+          }
       }
       const int i0 = 16 * I + g, i1 = i0 + 8;
       if constexpr (kDecay) {
@@ -613,7 +569,8 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
 #pragma unroll
         for (int nt = 0; nt < NO; ++nt) {
           const int cc = 8 * nt + 2 * t;
-          if (c0 + cc < vcols) store_pair<D>(p.o, row + cc, p.scale * oa[nt][2 * hf], p.scale * oa[nt][2 * hf + 1]);
+          const float sc = kRq ? p.scale * rq[hf] : p.scale;
+          if (c0 + cc < vcols) store_pair<D>(p.o, row + cc, sc * oa[nt][2 * hf], sc * oa[nt][2 * hf + 1]);
         }
       }
     }
@@ -659,7 +616,7 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
       }
     }
     if constexpr (kOut) {
-      if constexpr (!kWy) block_sync();  // every warp has read Sb = S_c (delta rules: before the last barrier)
+      if constexpr (!kEarly) block_sync();  // every warp has read Sb = S_c (kEarly: before the last barrier)
       store_sb();
     }
     if constexpr (kDecay && !kLate)

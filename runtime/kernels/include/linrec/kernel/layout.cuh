@@ -122,8 +122,7 @@ struct FusedRegsLayout {
   int ld_k = 0;   ///< row stride (elements) of the q, k and Sb tiles
   int ld_u = 0;   ///< row stride (elements) of the V-tile
   int q = 0, k = 0, u = 0, g = 0;  ///< offsets within a stage
-  int w = 0;      ///< delta rules: offset of W ([C][K'p], from chunk_fwd_wy)
-  bool qw_single = false;  ///< delta rules: q and W have one buffer each, after the stages (q and w absolute)
+  int w = 0;      ///< delta rules: offset within a stage of W ([C][K'p], from chunk_fwd_wy)
   int stage = 0;  ///< bytes per stage
   int sb = 0;     ///< offset of Sb (after the stages)
   int vt = 0;     ///< offset of the per-key decay tables (vector decay only)
@@ -160,27 +159,19 @@ LINREC_HD constexpr bool fused_regs_shape_ok(int K, int C, int BV, int warps) {
 LINREC_HD constexpr int fused_regs_vector_tables(int KF, int C) {
   return round_up(4 * (2 * (C / 16) + 2) * padded_feature_width(KF), 16);
 }
-/// Delta rules (delta = true): the V-tile holds U from chunk_fwd_wy instead of v, and q and W ([C][K'p] each)
-/// have one buffer each after the stages. Both are dead once v_new is published (the kernel forms q S, W S
-/// and the scores before that barrier), so the next chunk's land there during the rest of this one; two
-/// buffers of each would leave one block per SM at C = 64 (142 KB against 107).
+/// Delta rules (delta = true) add W to every stage, and their V-tile holds U from chunk_fwd_wy instead of v.
 LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV, bool vector_decay, bool delta = false) {
   FusedRegsLayout l{};
   const int kfp = padded_feature_width(KF);
-  const int tile = round_up(2 * C * smem_row_stride(kfp, 2), 16);
   l.ld_k = smem_row_stride(kfp, 2);
   l.ld_u = smem_row_stride(BV, 2);
-  l.qw_single = delta;
   l.q = 0;
-  l.k = delta ? 0 : tile;
-  l.u = l.k + tile;
+  l.k = l.q + round_up(2 * C * l.ld_k, 16);
+  l.w = l.k + round_up(2 * C * l.ld_k, 16);
+  l.u = l.w + (delta ? round_up(2 * C * l.ld_k, 16) : 0);
   l.g = l.u + round_up(2 * C * l.ld_u, 16);
   l.stage = l.g + (vector_decay ? 0 : round_up(3 * 4 * C, 16));
-  if (delta) {
-    l.q = l.ns * l.stage;
-    l.w = l.q + tile;
-  }
-  l.sb = l.ns * l.stage + (delta ? 2 * tile : 0);
+  l.sb = l.ns * l.stage;
   l.vt = l.sb + round_up(2 * BV * l.ld_k, 16);
   l.total = l.vt + (vector_decay ? fused_regs_vector_tables(KF, C) : 0);
   return l;
@@ -194,17 +185,15 @@ LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV, boo
 ///   - an additive rule with no beta and any decay (a per-key one only with bf16 inputs: the kernel rescales
 ///     q and k by e^{+-(b_i - b_ref)} over half a 16-row stripe, which fp16's range does not hold for strong
 ///     decays), or
-///   - a delta rule (beta allowed) with no decay or a scalar one whose warps take one 16-row stripe each:
-///     chunk_fwd_wy solves every chunk's WY form first, and the kernel forms v_new = U - W S per chunk (no
-///     sequence segments: composing them would need the K x K transition of every segment).
+///   - a delta rule (beta allowed) with no decay or a scalar one: chunk_fwd_wy solves every chunk's WY form
+///     first, and the kernel forms v_new = U - W S per chunk (no sequence segments: composing them would need
+///     the K x K transition of every segment).
 LINREC_HD constexpr bool fused_regs_applies(int elem_bytes, bool bf16, bool delta, bool beta, bool normalize,
                                             bool raw_q, bool raw_k, bool vector_decay, int K, int KF, int V, int C,
                                             int BV, int warps) {
   const bool rule = delta ? !vector_decay : (bf16 || !vector_decay) && !beta;
-  // Delta rules form their q S, W S and scores before the barrier that publishes v_new, one stripe per warp.
-  const bool split = !delta || fused_regs_split(K, C, BV, warps).spw == 1;
   return elem_bytes == 2 && rule && !normalize && raw_q && raw_k && KF == K && K % 16 == 0 && V % 8 == 0 &&
-         fused_regs_shape_ok(K, C, BV, warps) && split;
+         fused_regs_shape_ok(K, C, BV, warps);
 }
 
 /// chunk_fwd_wy's shared memory (wy.cuh): the chunk's k~ and v rows (16-bit), A and T in fp32 ([C][C + 1]:
