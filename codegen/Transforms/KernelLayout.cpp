@@ -117,8 +117,12 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                       fwdHeader,
                       {"N*H", "cdiv(T,C)", "1"},
                       kern::wy_layout(K, static_cast<int>(t.V), C, W).total},
-            StagePlan{KernelStage::Fused, "fwd", "linrec::kern::chunk_fwd_fused", fwdHeader,
-                      {"N*H", "cdiv(V,BV)", "1"}, kern::fused_regs_layout(KF, C, BV, false, true).total}};
+            StagePlan{KernelStage::Fused,
+                      "fwd",
+                      "linrec::kern::chunk_fwd_fused",
+                      fwdHeader,
+                      {"N*H", "cdiv(V,BV)", "1"},
+                      kern::fused_regs_layout(KF, C, BV, false, true).total}};
   }
   if (fusedInRegisters(t, tuning)) {
     const std::string segs = segmentsFormula();

@@ -19,6 +19,20 @@
 // RUN:   --linrec-derive-chunkwise --linrec-apply-tuning="head-k=16 head-v=64 chunk=32 strategy=state_passing" \
 // RUN:   --linrec-lower-to-emitc | linrec-translate --linrec-to-cuda | FileCheck %s --check-prefix=BASED
 // RUN: not linrec-translate --linrec-to-cuda %s 2>&1 | FileCheck %s --check-prefix=UNLOWERED
+// Which delta rules take the WY prep and the register-state kernel (layout.cuh fused_regs_applies): not kda
+// (a per-key decay), not fp32 inputs, not C = 128 (chunk_fwd_wy's fp32 A and T would not fit).
+// RUN: linrec-opt %s --linrec-import-spec="spec=%variants/kda.toml" --linrec-canonicalize-exprs \
+// RUN:   --linrec-derive-chunkwise="mode=prefill" --linrec-apply-tuning --linrec-lower-to-emitc \
+// RUN: | linrec-translate --linrec-to-cuda | FileCheck %s --check-prefix=NOWY
+// RUN: linrec-opt %s --linrec-import-spec="spec=%variants/gated_delta_rule.toml" --linrec-canonicalize-exprs \
+// RUN:   --linrec-derive-chunkwise="mode=prefill" --linrec-apply-tuning="dtype=fp32" --linrec-lower-to-emitc \
+// RUN: | linrec-translate --linrec-to-cuda | FileCheck %s --check-prefix=NOWY
+// RUN: linrec-opt %s --linrec-import-spec="spec=%variants/delta_rule.toml" --linrec-canonicalize-exprs \
+// RUN:   --linrec-derive-chunkwise="mode=prefill" --linrec-apply-tuning="chunk=128 block-v=32" --linrec-lower-to-emitc \
+// RUN: | linrec-translate --linrec-to-cuda | FileCheck %s --check-prefix=NOWY
+// RUN: linrec-opt %s --linrec-import-spec="spec=%variants/delta_rule.toml" --linrec-canonicalize-exprs \
+// RUN:   --linrec-derive-chunkwise="mode=prefill" --linrec-apply-tuning="chunk=32 dtype=fp16" --linrec-lower-to-emitc \
+// RUN: | linrec-translate --linrec-to-cuda | FileCheck %s --check-prefix=WYFP16
 
 module {}
 
@@ -135,3 +149,11 @@ module {}
 // BASED:      void linrec_dec_{{.*}}(linrec::kern::DecodeParams v1) {
 
 // UNLOWERED: error: cannot translate a module that linrec-lower-to-emitc has not lowered
+
+// NOWY-NOT:  chunk_fwd_wy
+// NOWY:      linrec::kern::chunk_fwd_fused<Variant, Config>(v1);
+// NOWY-NOT:  chunk_fwd_wy
+
+// WYFP16:    static constexpr linrec::kern::DType kDType = linrec::kern::DType::FP16;
+// WYFP16:    linrec::kern::chunk_fwd_wy<Variant, Config>(v1);
+// WYFP16:    linrec::kern::chunk_fwd_fused<Variant, Config>(v1);

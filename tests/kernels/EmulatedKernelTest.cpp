@@ -3,11 +3,10 @@
 // The modules are the generated TUs specialised at build time (tests/kernels/CMakeLists.txt): tag a = bf16,
 // C 64, BV 64, 4 warps; b = fp32, C 32, BV 32, 2 warps, V = 80 (a partial V-tile); c = fp16, C 16, BV 16,
 // 8 warps, K not a multiple of 32, V = 36; d and e (linear_attn, retention, simple_gla, gla and the delta
-// rules) are the register-state fused kernel's other warp layouts (gated_delta_rule's f: V = 40, so the last
-// U tile of chunk_fwd_wy is 8 columns wide, and 2 warps); gla's f has more keys than threads (K = 96, 2 warps) and
-// its g four threads per key (K = 32, 4 warps).
-// Each case also runs under a second fiber schedule and must give bit-identical results, which catches
-// missing barriers.
+// rules, whose d at C = 128 takes the phase kernel) are the register-state fused kernel's other warp layouts
+// (gated_delta_rule's f: V = 40, so the last U tile of chunk_fwd_wy is 8 columns wide, and 2 warps); gla's f has more
+// keys than threads (K = 96, 2 warps) and its g four threads per key (K = 32, 4 warps). Each case also runs under a
+// second fiber schedule and must give bit-identical results, which catches missing barriers.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 

@@ -49,8 +49,7 @@ LINREC_HD constexpr int chunk_smem_bytes(ChunkKernel kind) {
 template <class Variant, class Config>
 LINREC_HD constexpr int chunk_fwd_fused_smem_bytes() {
   if constexpr (fused_in_registers<Variant, Config>())
-    return fused_regs_layout(Variant::K, Config::C, Config::BV, Variant::kDecay == DecayKind::Vector,
-                             Variant::kDelta)
+    return fused_regs_layout(Variant::K, Config::C, Config::BV, Variant::kDecay == DecayKind::Vector, Variant::kDelta)
         .total;
   else
     return chunk_smem_bytes<Variant, Config>(ChunkKernel::Fused);

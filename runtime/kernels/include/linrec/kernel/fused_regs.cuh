@@ -30,8 +30,9 @@
 namespace linrec {
 namespace kern {
 
-/// Normalises whole rows of a 16-bit [rows][ld] tile in place, TPR threads per row in 16-byte vectors: x / sqrt(|x|^2 + 1e-6), as feature_map_row's l2norm (zero rows stay zero). All NT threads call it;
-/// a barrier must follow before other threads read the rows.
+/// Normalises whole rows of a 16-bit [rows][ld] tile in place, TPR threads per row in 16-byte vectors: x / sqrt(|x|^2 +
+/// 1e-6), as feature_map_row's l2norm (zero rows stay zero). All NT threads call it; a barrier must follow before other
+/// threads read the rows.
 template <DType D, int K, int NT>
 LINREC_DEV void l2norm_rows_inplace(typename Storage<D>::type* tile, int ld, int nrows) {
   constexpr int VE = kVecElems<D>, VPR = K / VE;
@@ -124,8 +125,7 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   constexpr bool kRq = kEarly && Variant::kQMap == FeatureMapKind::L2Norm;
   constexpr bool kL2K = Variant::kKMap == FeatureMapKind::L2Norm;
   // The state-only walk has its own launch size (fused_regs_state_layout): no q, no Sb, a deeper ring.
-  constexpr FusedRegsLayout L =
-      kOut ? fused_regs_layout(K, C, BV, kVec, kWy) : fused_regs_state_layout(K, C, BV, kVec);
+  constexpr FusedRegsLayout L = kOut ? fused_regs_layout(K, C, BV, kVec, kWy) : fused_regs_state_layout(K, C, BV, kVec);
   static_assert(L.total <= 227 * 1024, "chunk_fwd_fused_regs: its layout must fit an SM");
   constexpr int LDK = L.ld_k, LDU = L.ld_u, NS = L.ns;
   constexpr bool kLate = NS >= 3;

@@ -122,7 +122,7 @@ struct FusedRegsLayout {
   int ld_k = 0;   ///< row stride (elements) of the q, k and Sb tiles
   int ld_u = 0;   ///< row stride (elements) of the V-tile
   int q = 0, k = 0, u = 0, g = 0;  ///< offsets within a stage
-  int w = 0;      ///< delta rules: offset within a stage of W ([C][K'p], from chunk_fwd_wy)
+  int w = 0;                       ///< delta rules: offset within a stage of W ([C][K'p], from chunk_fwd_wy)
   int stage = 0;  ///< bytes per stage
   int sb = 0;     ///< offset of Sb (after the stages)
   int vt = 0;     ///< offset of the per-key decay tables (vector decay only)
@@ -185,14 +185,16 @@ LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV, boo
 ///   - an additive rule with no beta and any decay (a per-key one only with bf16 inputs: the kernel rescales
 ///     q and k by e^{+-(b_i - b_ref)} over half a 16-row stripe, which fp16's range does not hold for strong
 ///     decays), or
-///   - a delta rule (beta allowed) with no decay or a scalar one: chunk_fwd_wy solves every chunk's WY form
-///     first, and the kernel forms v_new = U - W S per chunk (no sequence segments: composing them would need
-///     the K x K transition of every segment).
+///   - a delta rule (beta allowed) with no decay or a scalar one and C <= 64: chunk_fwd_wy solves every
+///     chunk's WY form first, and the kernel forms v_new = U - W S per chunk (no sequence segments: composing
+///     them would need the K x K transition of every segment).
 LINREC_HD constexpr bool fused_regs_applies(int elem_bytes, bool bf16, bool delta, bool beta, bool normalize,
                                             bool raw_q, bool raw_k, bool vector_decay, int K, int KF, int V, int C,
                                             int BV, int warps) {
   const bool rule = delta ? !vector_decay : (bf16 || !vector_decay) && !beta;
-  return elem_bytes == 2 && rule && !normalize && raw_q && raw_k && KF == K && K % 16 == 0 && V % 8 == 0 &&
+  // chunk_fwd_wy holds A and T in fp32, [C][C + 1] each: 241 KB in all at C = 128, 82 KB at C = 64.
+  const bool wy_fits = !delta || C <= 64;
+  return elem_bytes == 2 && rule && wy_fits && !normalize && raw_q && raw_k && KF == K && K % 16 == 0 && V % 8 == 0 &&
          fused_regs_shape_ok(K, C, BV, warps);
 }
 

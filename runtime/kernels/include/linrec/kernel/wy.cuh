@@ -32,7 +32,7 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   float* const Tf = reinterpret_cast<float*>(sm + L.tf);
   E* const Tb = reinterpret_cast<E*>(sm + L.tb);
   float* const bq = reinterpret_cast<float*>(sm + L.g);  // b, then beta e^b
-  float* const be = bq + C;                               // beta
+  float* const be = bq + C;                              // beta
   const int warp = warp_id(), lane = lane_id(), g = lane >> 2, t = lane & 3;
 
   const int nh = (int)blockIdx.x, n = nh / p.H, h = nh - n * p.H;
