@@ -1,12 +1,16 @@
 // The kernel headers run on the CPU emulator (emu/) against the float64 reference: every family, three shapes/dtypes.
 //
-// The modules are the generated TUs specialised at build time (tests/kernels/CMakeLists.txt): tag a = bf16,
-// C 64, BV 64, 4 warps; b = fp32, C 32, BV 32, 2 warps, V = 80 (a partial V-tile); c = fp16, C 16, BV 16,
-// 8 warps, K not a multiple of 32, V = 36; d and e (linear_attn, retention, simple_gla, gla and the delta
-// rules, whose d at C = 128 takes the phase kernel) are the register-state fused kernel's other warp layouts
-// (gated_delta_rule's f: V = 40, so the last U tile of chunk_fwd_wy is 8 columns wide, and 2 warps); gla's f has more
-// keys than threads (K = 96, 2 warps) and its g four threads per key (K = 32, 4 warps). Each case also runs under a
-// second fiber schedule and must give bit-identical results, which catches missing barriers.
+// The modules are the generated TUs specialised at build time (tests/kernels/CMakeLists.txt):
+//   a = bf16, C 64, BV 64, 4 warps;
+//   b = fp32, C 32, BV 32, 2 warps, V = 80 (a partial V-tile);
+//   c = fp16, C 16, BV 16, 8 warps, K not a multiple of 32, V = 36;
+//   d and e (linear_attn, retention, simple_gla, gla and the delta rules, whose d at C = 128 takes the phase
+//   kernel) are the register-state fused kernel's other warp layouts;
+//   gla's f has more keys than threads (K = 96, 2 warps) and its g four threads per key (K = 32, 4 warps);
+//   gated_delta_rule's f: V = 40, so the last U tile of chunk_fwd_wy is 8 columns wide, on 2 warps;
+//   delta_rule's g: two stripes per warp (C = 64 on 2 warps).
+// Each case also runs under a second fiber schedule and must give bit-identical results, which catches
+// missing barriers.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
@@ -252,6 +256,7 @@ std::vector<EmuCase> cases() {
     for (const char* tag : {"d", "e"}) out.push_back({family, tag});
   out.push_back({"gla", "f"});
   out.push_back({"gated_delta_rule", "f"});
+  out.push_back({"delta_rule", "g"});
   out.push_back({"gla", "g"});
   return out;
 }
