@@ -185,19 +185,19 @@ llvm::Expected<std::string> generateMlir(const dsl::Spec& spec, const HeadDims& 
   return text;
 }
 
+bool prefersNarrowChunkDefault(const dsl::Spec& spec, Mode mode, DType dtype) {
+  return mode == Mode::Prefill && dtype != DType::FP32 && spec.rule == dsl::UpdateRule::Delta &&
+         spec.decay != dsl::DecayKind::Vector;
+}
+
 llvm::Expected<TuningConfig> defaultConfig(const dsl::Spec& spec, const HeadDims& dims, Mode mode, DType dtype,
                                            int64_t smem_limit) {
   // Largest tiles first: they amortize the state load best; smaller ones only when shared memory forces it
   // (wide feature maps such as taylor2 or hedgehog at large K).
   static const int kTiles[][2] = {{64, 64}, {64, 32}, {32, 64}, {32, 32}, {16, 32}, {32, 16}, {16, 16}};
-  // A 16-bit delta rule without a per-key decay takes the register-state kernel, whose C = 64 tiles (q, k,
-  // W and the V-tile double-buffered) leave one block per SM: C = 32, BV = 64 measured 0.82-0.95 ms against
-  // 2.1-2.3 ms at B = 32, T = 1k (H200, bench/results/2026-12-03-h200/delta-068a0b2/tune/tune_short.txt).
-  static const int kDeltaTiles[][2] = {{32, 64}, {64, 64}, {64, 32}, {32, 32}, {16, 32}, {32, 16}, {16, 16}};
-  const bool delta16 = mode == Mode::Prefill && dtype != DType::FP32 && spec.rule == dsl::UpdateRule::Delta &&
-                       spec.decay != dsl::DecayKind::Vector;
+  static const int kNarrowTiles[][2] = {{32, 64}, {64, 64}, {64, 32}, {32, 32}, {16, 32}, {32, 16}, {16, 16}};
   std::string last;
-  for (const auto& t : delta16 ? kDeltaTiles : kTiles) {
+  for (const auto& t : prefersNarrowChunkDefault(spec, mode, dtype) ? kNarrowTiles : kTiles) {
     TuningConfig c;
     c.chunk = t[0];
     c.block_v = t[1];

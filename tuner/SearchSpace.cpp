@@ -213,9 +213,8 @@ Expected<Candidate> pickDefault(const dsl::Spec& spec, const codegen::HeadDims& 
                           [](const codegen::TuningConfig& c) { return c.chunk == 64 && c.block_v == 32; });
     for (codegen::TuningConfig& c : prefs) c.block_k = codegen::TuningConfig{}.block_k;
   }
-  // codegen::defaultConfig's order: 16-bit delta rules without a per-key decay start from C = 32, BV = 64.
-  if (mode == codegen::Mode::Prefill && strategy == codegen::Strategy::Fused && dtype != codegen::DType::FP32 &&
-      spec.rule == dsl::UpdateRule::Delta && spec.decay != dsl::DecayKind::Vector)
+  // codegen::defaultConfig's order for the fused strategy.
+  if (strategy == codegen::Strategy::Fused && codegen::prefersNarrowChunkDefault(spec, mode, dtype))
     std::stable_partition(prefs.begin(), prefs.end(),
                           [](const codegen::TuningConfig& c) { return c.chunk == 32 && c.block_v == 64; });
   for (codegen::TuningConfig cfg : prefs) {

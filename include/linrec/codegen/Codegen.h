@@ -69,8 +69,14 @@ llvm::Expected<GeneratedKernel> generate(const dsl::Spec& spec, const HeadDims& 
 llvm::Expected<std::string> generateMlir(const dsl::Spec& spec, const HeadDims& dims, const TuningConfig& config,
                                          Mode mode, DType dtype, const std::string& stage);
 
+/// Whether a problem's default starts from C = 32, BV = 64 rather than the largest tiles: a 16-bit delta rule
+/// without a per-key decay, which takes the register-state kernel, whose C = 64 tiles leave one block per SM
+/// (H200: 0.82-0.95 ms against 2.1-2.3 ms at B = 32, T = 1k, bench/results/2026-12-03-h200/delta-068a0b2).
+bool prefersNarrowChunkDefault(const dsl::Spec& spec, Mode mode, DType dtype);
+
 /// The default TuningConfig for a problem: the largest chunk/value tiles (64x64 down to 16x16) that the
-/// compiler accepts within `smem_limit`; an error naming why when none fits.
+/// compiler accepts within `smem_limit` (C = 32, BV = 64 first where prefersNarrowChunkDefault); an error
+/// naming why when none fits.
 llvm::Expected<TuningConfig> defaultConfig(const dsl::Spec& spec, const HeadDims& dims, Mode mode, DType dtype,
                                            int64_t smem_limit = TuningConfig{}.smem_limit);
 

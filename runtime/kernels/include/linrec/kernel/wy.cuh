@@ -134,30 +134,15 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
       }
     }
   }
-  {
-    constexpr int VE = kVecElems<D>;
-    for (int e = (int)threadIdx.x; e < C * (K / VE); e += NT) {
-      const int i = e / (K / VE), d = (e - i * (K / VE)) * VE;
-      float s = be[i];
-      if constexpr (kDecay) s *= kexp<D>(bq[i]);
-      float x[VE];
-      uint4* at = reinterpret_cast<uint4*>(ks + i * LDK + d);
-      unpack_vec<D>(*at, x);
+  map_tile<D, C, K, NT>(ks, LDK, [&](int i, int, float(&x)[kVecElems<D>]) {
+    const float s = kDecay ? be[i] * kexp<D>(bq[i]) : be[i];
 #pragma unroll
-      for (int j = 0; j < VE; ++j) x[j] *= s;
-      *at = pack_vec<D>(x);
-    }
-    for (int e = (int)threadIdx.x; e < C * (V / VE); e += NT) {
-      const int i = e / (V / VE), d = (e - i * (V / VE)) * VE;
-      const float s = be[i];
-      float x[VE];
-      uint4* at = reinterpret_cast<uint4*>(vs + i * LDV + d);
-      unpack_vec<D>(*at, x);
+    for (int j = 0; j < kVecElems<D>; ++j) x[j] *= s;
+  });
+  map_tile<D, C, V, NT>(vs, LDV, [&](int i, int, float(&x)[kVecElems<D>]) {
 #pragma unroll
-      for (int j = 0; j < VE; ++j) x[j] *= s;
-      *at = pack_vec<D>(x);
-    }
-  }
+    for (int j = 0; j < kVecElems<D>; ++j) x[j] *= be[i];
+  });
   block_sync();
 
   // Blocks below the diagonal, one row of blocks at a time (each needs the rows above): warp per block,
@@ -199,10 +184,9 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
 
   // W = T (k~ beta e^b) and U = T (v beta): tiles of 16 rows x 16 columns over [W | U], T lower triangular
   // by blocks (stripe I reads blocks J <= I). Rows past the sequence are not written.
-  E* const wdst = reinterpret_cast<E*>(reinterpret_cast<unsigned char*>(p.ws) +
-                                       fused_wy_ws((long long)p.B * p.T, p.H, K, V, (int)sizeof(E)).w);
-  E* const udst = reinterpret_cast<E*>(reinterpret_cast<unsigned char*>(p.ws) +
-                                       fused_wy_ws((long long)p.B * p.T, p.H, K, V, (int)sizeof(E)).u);
+  const FusedWyWs ws = fused_wy_ws((long long)p.B * p.T, p.H, K, V, (int)sizeof(E));
+  E* const wdst = reinterpret_cast<E*>(reinterpret_cast<unsigned char*>(p.ws) + ws.w);
+  E* const udst = reinterpret_cast<E*>(reinterpret_cast<unsigned char*>(p.ws) + ws.u);
   constexpr int NCOL = K / 16 + (V + 15) / 16;  // a last U tile of 8 columns reads the row padding
   for (int item = warp; item < NB * NCOL; item += W) {
     const int I = item / NCOL, col = item - I * NCOL;
