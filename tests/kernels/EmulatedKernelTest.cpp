@@ -9,6 +9,7 @@
 //   gla's f has more keys than threads (K = 96, 2 warps) and its g four threads per key (K = 32, 4 warps);
 //   gated_delta_rule's f: V = 40, so the last U tile of chunk_fwd_wy is 8 columns wide, on 2 warps;
 //   delta_rule's g: two stripes per warp (C = 64 on 2 warps).
+//   gated_delta_rule's h and kda's d: the register-state delta scan with four key slices (BV = 16, 4 warps).
 // Each case also runs under a second fiber schedule and must give bit-identical results, which catches
 // missing barriers.
 #include <dlfcn.h>
@@ -257,6 +258,8 @@ std::vector<EmuCase> cases() {
   out.push_back({"gla", "f"});
   out.push_back({"gated_delta_rule", "f"});
   out.push_back({"delta_rule", "g"});
+  out.push_back({"gated_delta_rule", "h"});
+  out.push_back({"kda", "d"});
   out.push_back({"gla", "g"});
   return out;
 }

@@ -387,10 +387,169 @@ LINREC_DEV void chunk_additive_scan_regs(const FwdParams& p) {
 template <class Variant, class Config>
 LINREC_DEV void chunk_delta_scan(const FwdParams& p);
 
-/// State passing, stage 1: chunk_additive_scan, or chunk_delta_scan for delta rules.
+/// Whether the delta state scan keeps its state in registers (chunk_delta_scan_regs): 16-bit inputs, no
+/// normalizer, and a warp split delta_regscan_shape_ok takes (the scan's launch size covers its layout).
+template <class Variant, class Config>
+LINREC_HD constexpr bool delta_scan_in_registers() {
+  return Variant::kDelta && Config::kDType != DType::FP32 && !Variant::kNormalize &&
+         delta_regscan_shape_ok(Variant::KF, Config::C, Config::BV, Config::Warps);
+}
+
+/// Delta-rule state passing, stage 1, with the state in registers: per (sequence, head, V-tile), warp
+/// (group vg, slice ks) holds S^T for the group's 16 columns of the V-tile by the slice's key rows as mma
+/// accumulators for the whole sequence (layout.cuh DeltaRegScanSplit). Per chunk:
+///   1. S_c from the registers to ws.states ([V][K'], key pairs as 32-bit words);
+///   2. one barrier once the chunk's W, k^, U and Gamma_last have landed; the copies NS - 1 chunks ahead go out;
+///   3. P = W[:, slice] S[slice, group] (C x 16), the B fragments packed straight from the accumulators
+///      (an m16n8 accumulator pair is the k16 x n8 B fragment of the transposed tile); slices 1.. leave P in
+///      shared memory, a barrier, and slice 0 forms v_new = U - sum P and writes it to ws.vn (over U, the
+///      output kernel's values) and, rounded, to shared memory; a second barrier (a warp sync with one slice);
+///   4. S^T <- Gamma_last S^T + v_new^T k^[:, slice].
+/// The generic delta scan keeps S in shared memory and rebuilds its 16-bit copy every chunk.
+template <class Variant, class Config>
+LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
+  using X = Chunk<Variant, Config, ChunkKernel::Scan>;
+  using E = typename X::E;
+  constexpr DType D = X::D;
+  constexpr int C = X::C, BV = X::BV, NT = X::NT, W = X::W, KF = X::KF, KFP = X::KFP, V = X::V, MT = C / 16;
+  constexpr DeltaRegScanSplit sp = delta_regscan_split(KF, BV, W);
+  constexpr int VG = sp.vg, KS = sp.ks, SR = sp.sr;
+  constexpr DeltaRegScanLayout SL = delta_regscan_layout(KF, C, BV, W, X::L.total);
+  constexpr int NS = SL.ns;
+  static_assert(SL.total <= X::L.total, "chunk_delta_scan_regs: the scan's launch size must cover its layout");
+  X x(p);
+  const int wid = warp_id(), lane = lane_id();
+  const int vg = wid % VG, ks = wid / VG, vl = vg * 16, kl = ks * SR;
+  const long long c0 = first_chunk_index<C, NT>(p, x.n, reinterpret_cast<long long*>(x.sm + SL.misc));
+  const StatePassingWs ws = sp_ws<Variant, Config>(p);
+  unsigned char* const wsb = reinterpret_cast<unsigned char*>(p.ws);
+  E* const states = reinterpret_cast<E*>(wsb + ws.states);
+  const int cols = (int)(ws.vn_ld - x.v0 < BV ? ws.vn_ld - x.v0 : BV);
+  auto wbuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL.stage + SL.w); };
+  auto kbuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL.stage + SL.kh); };
+  auto ubuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL.stage + SL.u); };
+  auto gbuf = [&](int s) { return reinterpret_cast<float*>(x.sm + s * SL.stage + SL.gl); };
+  float* const red = reinterpret_cast<float*>(x.sm + SL.red);
+  E* const vn = reinterpret_cast<E*>(x.sm + SL.vn);
+  // Chunk c's operands into stage s: one cp.async group, empty past the sequence's end (so that every
+  // iteration commits one and wait_group counts chunks).
+  auto fetch = [&](int c, int s) {
+    if (c * C < x.len) {
+      const long long slot = (c0 + c) * p.H + x.h;
+      load_tile_async<D, C, KFP, NT>(wsb + ws.wy + slot * ws.wy_chunk, 0, KFP, C, KFP, wbuf(s), SL.ld_k);
+      load_tile_async<D, C, KFP, NT>(wsb + ws.kh + slot * ws.wy_chunk, 0, KFP, C, KFP, kbuf(s), SL.ld_k);
+      load_tile_async<D, C, BV, NT>(wsb + ws.vn + slot * ws.vn_chunk, x.v0, ws.vn_ld, C, cols, ubuf(s), SL.ld_u);
+      if constexpr (X::kHasDecay) {
+        const float* src = reinterpret_cast<const float*>(wsb + ws.gl + slot * ws.gl_chunk);
+        for (int e2 = (int)threadIdx.x; e2 < KFP / 4; e2 += NT) cp_async16(gbuf(s) + 4 * e2, src + 4 * e2, true);
+      }
+    }
+    cp_async_commit();
+  };
+  const long long sbase = ((long long)x.n * p.H + x.h) * KF * (long long)V;
+  WarpAcc<1, SR / 8> st;  // S^T: rows v0 + vl + m, key columns kl + n
+  st.for_each([&](int m, int nn, float& a) {
+    const int v = x.v0 + vl + m, d = kl + nn;
+    a = (p.h0 != nullptr && v < V && d < KF) ? p.h0[sbase + (long long)d * V + v] : 0.0f;
+  });
+#pragma unroll
+  for (int s = 0; s < NS - 1; ++s) fetch(s, s);
+#pragma unroll 1
+  for (int c = 0; c * C < x.len; ++c) {
+    const int s = c % NS;
+    const long long slot = (c0 + c) * p.H + x.h;
+    E* dst = states + slot * KF * (long long)V;
+    st.for_each_pair([&](int m, int nn, float& a, float& b) {
+      const int v = x.v0 + vl + m, d = kl + nn;
+      if (v >= V || d >= KF) return;
+      if (KF % 2 == 0) {
+        store_pair<D>(dst, (long long)v * KF + d, a, b);
+      } else {
+        store_elem<D>(dst, (long long)v * KF + d, a);
+        if (d + 1 < KF) store_elem<D>(dst, (long long)v * KF + d + 1, b);
+      }
+    });
+    cp_async_wait_group<NS - 2>();
+    block_sync();  // chunk c has landed; stage (c - 1) % NS, red and vn are free (their readers passed this)
+    fetch(c + NS - 1, (c + NS - 1) % NS);
+    // P (C x 16) = W[:, kl..] S[kl.., vl..]: B fragment (keys 16j.., columns 8h..) = accumulator tiles 2j, 2j + 1
+    // of S^T, rows g (h = 0) or g + 8 (h = 1).
+    WarpAcc<MT, 2> pa;
+    pa.zero();
+    const RowsView<D> wv{wbuf(s) + kl, SL.ld_k};
+#pragma unroll
+    for (int j = 0; j < SR / 16; ++j) {
+      const unsigned b0[2] = {pack2<D>(st.c[0][2 * j][0], st.c[0][2 * j][1]),
+                              pack2<D>(st.c[0][2 * j + 1][0], st.c[0][2 * j + 1][1])};
+      const unsigned b1[2] = {pack2<D>(st.c[0][2 * j][2], st.c[0][2 * j][3]),
+                              pack2<D>(st.c[0][2 * j + 1][2], st.c[0][2 * j + 1][3])};
+#pragma unroll
+      for (int i = 0; i < MT; ++i) {
+        unsigned af[4];
+        frag_a(wv, af, i * 16, j * 16);
+        mma_m16n8k16<D>(pa.c[i][0], af, b0);
+        mma_m16n8k16<D>(pa.c[i][1], af, b1);
+      }
+    }
+    // Fragment (i, h) of slice ks's partial for group vg, lane-major so each lane moves 16 contiguous bytes.
+    auto part = [&](int q, int i, int h) { return red + ((((q - 1) * VG + vg) * MT + i) * 2 + h) * 128 + lane * 4; };
+    if constexpr (KS > 1) {
+      if (ks > 0) {
+#pragma unroll
+        for (int i = 0; i < MT; ++i)
+#pragma unroll
+          for (int h = 0; h < 2; ++h)
+            *reinterpret_cast<float4*>(part(ks, i, h)) =
+                make_float4(pa.c[i][h][0], pa.c[i][h][1], pa.c[i][h][2], pa.c[i][h][3]);
+      }
+      block_sync();  // the partials are visible
+    }
+    if (ks == 0) {
+#pragma unroll 1
+      for (int q = 1; q < KS; ++q)
+#pragma unroll
+        for (int i = 0; i < MT; ++i)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const float4 r = *reinterpret_cast<const float4*>(part(q, i, h));
+            pa.c[i][h][0] += r.x;
+            pa.c[i][h][1] += r.y;
+            pa.c[i][h][2] += r.z;
+            pa.c[i][h][3] += r.w;
+          }
+      const E* u = ubuf(s);
+      E* gdst = reinterpret_cast<E*>(wsb + ws.vn + slot * ws.vn_chunk) + x.v0;
+      pa.for_each_pair([&](int i, int nn, float& a, float& b) {
+        const int col = vl + nn;
+        const float x0 = to_float<D>(u[i * SL.ld_u + col]) - a, x1 = to_float<D>(u[i * SL.ld_u + col + 1]) - b;
+        store_pair<D>(vn, (long long)i * SL.ld_u + col, x0, x1);
+        if (col < cols) store_pair<D>(gdst, (long long)i * ws.vn_ld + col, x0, x1);  // cols and vn_ld even
+      });
+    }
+    if constexpr (KS > 1)
+      block_sync();  // v_new is visible
+    else
+      warp_sync();  // each group's warp wrote its own columns
+    if constexpr (X::kHasDecay) {
+      const float* gl = gbuf(s);
+      st.for_each([&](int, int nn, float& a) { a *= gl[X::kVec ? kl + nn : 0]; });
+    }
+    warp_gemm<D>(st, 0, C, TransRowsView<D>{vn + vl, SL.ld_u}, RowsBView<D>{kbuf(s) + kl, SL.ld_k});
+  }
+  if (p.ht != nullptr) {
+    st.for_each([&](int m, int nn, float& a) {
+      const int v = x.v0 + vl + m, d = kl + nn;
+      if (v < V && d < KF) p.ht[sbase + (long long)d * V + v] = a;
+    });
+  }
+}
+
+/// State passing, stage 1: chunk_additive_scan, or chunk_delta_scan(_regs) for delta rules.
 template <class Variant, class Config>
 LINREC_DEV void chunk_state_scan(const FwdParams& p) {
-  if constexpr (Variant::kDelta)
+  if constexpr (delta_scan_in_registers<Variant, Config>())
+    chunk_delta_scan_regs<Variant, Config>(p);
+  else if constexpr (Variant::kDelta)
     chunk_delta_scan<Variant, Config>(p);
   else if constexpr (additive_scan_in_registers<Variant, Config>())
     chunk_additive_scan_regs<Variant, Config>(p);

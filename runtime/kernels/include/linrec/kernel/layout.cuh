@@ -295,6 +295,58 @@ LINREC_HD constexpr FusedRegsLayout fused_regs_state_layout(int KF, int C, int B
   return l;
 }
 
+/// The delta-rule state scan with the state in registers (chunk_fwd.cuh chunk_delta_scan_regs, 16-bit
+/// inputs): warps split the V-tile in groups of 16 columns (vg = BV / 16 groups) and the key rows among the
+/// warps of a group (ks = warps / vg slices of sr = K'p / ks rows), each holding its S^T block (16 x sr) as
+/// mma accumulators. v_new = U - W S needs every key row, so the slices' partial products meet in shared
+/// memory; the slice-0 warp of each group adds them up.
+struct DeltaRegScanSplit {
+  int vg, ks, sr;
+};
+LINREC_HD constexpr DeltaRegScanSplit delta_regscan_split(int KF, int BV, int warps) {
+  DeltaRegScanSplit s{};
+  s.vg = BV / 16 > 0 ? BV / 16 : 1;
+  s.ks = warps / s.vg > 0 ? warps / s.vg : 1;
+  s.sr = padded_feature_width(KF) / s.ks;
+  return s;
+}
+/// Whether that split exists: BV a multiple of 16 with at most one group per warp, key slices of whole
+/// k16 steps, at most 64 state accumulators per thread (sr <= 128) and at most 64 for the partial product
+/// (C <= 128).
+LINREC_HD constexpr bool delta_regscan_shape_ok(int KF, int C, int BV, int warps) {
+  const DeltaRegScanSplit s = delta_regscan_split(KF, BV, warps);
+  return BV % 16 == 0 && BV / 16 <= warps && warps % s.vg == 0 && padded_feature_width(KF) % (16 * s.ks) == 0 &&
+         s.sr <= 128 && C % 16 == 0 && C <= 128;
+}
+/// Its shared memory: ns pipeline stages of W and k^ ([C][K'p] each), the V-tile of U ([C][BV]) and Gamma_last
+/// ([K'p] fp32); the partial products of slices 1.. (fp32, in the accumulator layout: (ks - 1) vg C/16 x 2
+/// fragments of 32 lanes x 4); v_new rounded to the input type ([C][BV], the update's A operand); 32 floats
+/// for first_chunk_index's block sum. `budget`: the bytes the launch provides (0: the two-stage minimum);
+/// ns is as many stages as fit it, 2 to 4.
+struct DeltaRegScanLayout {
+  int ns = 2, ld_k = 0, ld_u = 0, w = 0, kh = 0, u = 0, gl = 0, stage = 0, red = 0, vn = 0, misc = 0, total = 0;
+};
+LINREC_HD constexpr DeltaRegScanLayout delta_regscan_layout(int KF, int C, int BV, int warps, int budget = 0) {
+  DeltaRegScanLayout l{};
+  const int kfp = padded_feature_width(KF);
+  const DeltaRegScanSplit s = delta_regscan_split(KF, BV, warps);
+  l.ld_k = smem_row_stride(kfp, 2);
+  l.ld_u = smem_row_stride(BV, 2);
+  l.w = 0;
+  l.kh = l.w + round_up(2 * C * l.ld_k, 16);
+  l.u = l.kh + round_up(2 * C * l.ld_k, 16);
+  l.gl = l.u + round_up(2 * C * l.ld_u, 16);
+  l.stage = l.gl + round_up(4 * kfp, 16);
+  const int fixed = round_up(4 * (s.ks - 1) * s.vg * C * 16, 16) + round_up(2 * C * l.ld_u, 16) + 4 * 32;
+  const int fit = budget > fixed ? (budget - fixed) / l.stage : 0;
+  l.ns = fit > 4 ? 4 : fit < 2 ? 2 : fit;
+  l.red = l.ns * l.stage;
+  l.vn = l.red + round_up(4 * (s.ks - 1) * s.vg * C * 16, 16);
+  l.misc = l.vn + round_up(2 * C * l.ld_u, 16);
+  l.total = l.misc + 4 * 32;
+  return l;
+}
+
 /// The layout of one chunk kernel. K: input key width; KF: feature width K'; C, BV, warps from Config;
 /// elem_bytes: 2 for bf16/fp16 inputs, 4 for fp32. Pass the exact value: 16-bit kernels also hold a 16-bit
 /// copy of the state (Sb), so the fp32 figure is not an upper bound for them. block_k: Config::BK (only the
@@ -360,7 +412,11 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
     const int regs = fused_regs_layout(KF, C, BV, vector_decay).total;
     if (regs > l.total) l.total = regs;
   }
-  (void)warps;
+  // Likewise the delta scan's register-state body (chunk_delta_scan_regs) in the scan's launch size.
+  if (dscan && eb == 2 && !normalize && delta_regscan_shape_ok(KF, C, BV, warps)) {
+    const int regs = delta_regscan_layout(KF, C, BV, warps).total;
+    if (regs > l.total) l.total = regs;
+  }
   return l;
 }
 
