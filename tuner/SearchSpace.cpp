@@ -126,7 +126,10 @@ SearchSpace enumerateSearchSpace(const dsl::Spec& spec, const codegen::HeadDims&
               cfg.chunk = c;
               cfg.block_v = bv;
               cfg.warps = w;
-              cfg.stages = s;
+              // Only the delta rule's state scan has a ring whose depth is a knob (chunk_delta_scan_regs).
+              cfg.stages = st == codegen::Strategy::StatePassing && spec.rule == dsl::UpdateRule::Delta
+                               ? s
+                               : codegen::TuningConfig{}.stages;
               // BK only slices an additive state scan (the delta scan holds every key row).
               cfg.block_k = st == codegen::Strategy::Fused || spec.rule == dsl::UpdateRule::Delta
                                 ? codegen::TuningConfig{}.block_k

@@ -93,9 +93,10 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
   const int C = static_cast<int>(tuning.getChunk()), BV = static_cast<int>(tuning.getBlockV());
   const int W = static_cast<int>(tuning.getWarps());
   const int BK = static_cast<int>(tuning.getBlockK());
+  const int NS = static_cast<int>(tuning.getStages());
   auto chunkBytes = [&](kern::ChunkKernel kind, int bv) {
     return static_cast<int64_t>(
-        kern::chunk_layout(kind, K, KF, C, bv, W, t.vectorDecay, t.delta, t.normalize, t.elemBytes, BK).bytes());
+        kern::chunk_layout(kind, K, KF, C, bv, W, t.vectorDecay, t.delta, t.normalize, t.elemBytes, BK, NS).bytes());
   };
   const char* fwdHeader = "linrec/kernel/chunk_fwd.cuh";
   if (t.decode) {

@@ -9,7 +9,8 @@
 //   gla's f has more keys than threads (K = 96, 2 warps) and its g four threads per key (K = 32, 4 warps);
 //   gated_delta_rule's f: V = 40, so the last U tile of chunk_fwd_wy is 8 columns wide, on 2 warps;
 //   delta_rule's g: two stripes per warp (C = 64 on 2 warps).
-//   gated_delta_rule's h and kda's d: the register-state delta scan with four key slices (BV = 16, 4 warps).
+//   gated_delta_rule's h and kda's d: the register-state delta scan with four key slices (BV = 16, 4 warps)
+//   and rings of 3 and 4 stages.
 // Each case also runs under a second fiber schedule and must give bit-identical results, which catches
 // missing barriers.
 #include <dlfcn.h>
@@ -189,6 +190,13 @@ TEST_P(Emulated, Prefill) {
     c.initial_state = true;
     c.seed = 4;
     prefill(l, c);
+    if (sp && l.shape.Stages > 2) {  // the delta scan's ring of Stages chunks wraps around
+      c.cu_seqlens.clear();
+      c.B = 2;
+      c.T = (2 * l.shape.Stages + 1) * l.shape.C + 3;
+      c.seed = 6;
+      prefill(l, c);
+    }
   }
 }
 

@@ -258,7 +258,8 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
   const unsigned gz = static_cast<unsigned>(std::max(1, ceilDiv(prob.T, s.C)));
   const unsigned gk = f.delta ? 1u : static_cast<unsigned>(ceilDiv(KF, s.BK));
   const int smem_scan =
-      kern::chunk_layout(kern::ChunkKernel::Scan, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb, s.BK).bytes();
+      kern::chunk_layout(kern::ChunkKernel::Scan, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb, s.BK, s.Stages)
+          .bytes();
   const int out_bv = kern::output_block_v(K, KF, s.C, s.BV, V, s.Warps, f.vec, f.norm, eb);
   const int smem_out =
       kern::chunk_layout(kern::ChunkKernel::Output, K, KF, s.C, out_bv, s.Warps, f.vec, f.delta, f.norm, eb).bytes();

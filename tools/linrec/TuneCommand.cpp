@@ -33,7 +33,7 @@ struct TuneOptionsCli {
   int threads = 0;
   int device = 0;
   // Search-space restrictions (empty: the tuner's defaults).
-  std::vector<int> chunks, block_vs, block_ks, warps;
+  std::vector<int> chunks, block_vs, block_ks, warps, stages;
   std::vector<std::string> strategies;
 };
 
@@ -163,6 +163,11 @@ Runner addTuneCommand(CLI::App& app) {
   cmd->add_option("--warps", o->warps, "Restrict the search to these warps per block")
       ->delimiter(',')
       ->check(CLI::IsMember({2, 4, 8}));
+  cmd->add_option("--stages", o->stages,
+                  "Restrict the search to these pipeline depths (state passing of delta rules only: the register-state "
+                  "scan's ring of chunks in flight)")
+      ->delimiter(',')
+      ->check(CLI::Range(2, 4));
   cmd->add_option("--strategies", o->strategies, "Restrict the search to these strategies: fused, state_passing")
       ->delimiter(',')
       ->check(CLI::IsMember({"fused", "state_passing"}));
@@ -212,6 +217,7 @@ Runner addTuneCommand(CLI::App& app) {
     if (!o->block_vs.empty()) base.space.block_vs = o->block_vs;
     if (!o->block_ks.empty()) base.space.block_ks = o->block_ks;
     if (!o->warps.empty()) base.space.warps = o->warps;
+    if (!o->stages.empty()) base.space.stages = o->stages;
     if (!o->strategies.empty()) {
       base.space.strategies.clear();
       for (const std::string& st : o->strategies)

@@ -38,8 +38,8 @@ struct DeviceLimits {
 };
 
 /// The values each knob may take. The defaults cover what the hand-written kernels accept
-/// (docs/kernel-abi.md), except that stages has one value: the kernels accept others but do not use them yet
-/// (they load each chunk in one batch), so timing them would only measure noise. BK only splits the
+/// (docs/kernel-abi.md), except that stages has one value by default: only the delta rule's register-state
+/// scan uses it (its ring depth; `linrec tune --stages 2,3,4`), and other configs keep the default. BK only splits the
 /// state-passing scan's key rows; fused configs keep TuningConfig's default BK (they hold all of K' on chip).
 struct SearchSpaceOptions {
   std::vector<int> chunks{16, 32, 64, 128};

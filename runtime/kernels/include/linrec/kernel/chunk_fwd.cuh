@@ -41,7 +41,7 @@ template <class Variant, class Config>
 LINREC_HD constexpr int chunk_smem_bytes(ChunkKernel kind) {
   return chunk_layout(kind, Variant::K, Variant::KF, Config::C, Config::BV, Config::Warps,
                       Variant::kDecay == DecayKind::Vector, Variant::kDelta, Variant::kNormalize,
-                      Config::kDType == DType::FP32 ? 4 : 2, Config::BK)
+                      Config::kDType == DType::FP32 ? 4 : 2, Config::BK, Config::Stages)
       .bytes();
 }
 
@@ -414,7 +414,7 @@ LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
   constexpr int C = X::C, BV = X::BV, NT = X::NT, W = X::W, KF = X::KF, KFP = X::KFP, V = X::V, MT = C / 16;
   constexpr DeltaRegScanSplit sp = delta_regscan_split(KF, BV, W);
   constexpr int VG = sp.vg, KS = sp.ks, SR = sp.sr;
-  constexpr DeltaRegScanLayout SL = delta_regscan_layout(KF, C, BV, W, X::L.total);
+  constexpr DeltaRegScanLayout SL = delta_regscan_layout(KF, C, BV, W, Config::Stages);
   constexpr int NS = SL.ns;
   static_assert(SL.total <= X::L.total, "chunk_delta_scan_regs: the scan's launch size must cover its layout");
   X x(p);

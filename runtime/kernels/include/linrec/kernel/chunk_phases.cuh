@@ -73,7 +73,8 @@ struct Chunk {
       ((Kind == ChunkKernel::Scan && !Variant::kDelta) || Kind == ChunkKernel::Output) && VT::kHasDecay;
   /// Element of the operand tiles (Q, Kt, U, Aqk, Akk): the input type, or float for fp32 inputs.
   using E = typename Storage<D>::type;
-  static constexpr ChunkLayout L = chunk_layout(Kind, K, KF, C, BV, W, kVec, kDelta, kNorm, (int)sizeof(E), Config::BK);
+  static constexpr ChunkLayout L = chunk_layout(Kind, K, KF, C, BV, W, kVec, kDelta, kNorm, (int)sizeof(E), Config::BK,
+                                                Config::Stages);
   static constexpr int KFP = L.kfp, LDK = L.ld_kf, LDU = L.ld_u, LDC = L.ld_c, LDS = L.ld_s, LDG = L.ld_g;
   static constexpr int LDSB = L.ld_sb;
   /// State scan: rows of the key slice a block owns (its S holds just those rows).

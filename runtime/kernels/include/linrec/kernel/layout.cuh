@@ -321,12 +321,15 @@ LINREC_HD constexpr bool delta_regscan_shape_ok(int KF, int C, int BV, int warps
 /// Its shared memory: ns pipeline stages of W and k^ ([C][K'p] each), the V-tile of U ([C][BV]) and Gamma_last
 /// ([K'p] fp32); the partial products of slices 1.. (fp32, in the accumulator layout: (ks - 1) vg C/16 x 2
 /// fragments of 32 lanes x 4); v_new rounded to the input type ([C][BV], the update's A operand); 32 floats
-/// for first_chunk_index's block sum. `budget`: the bytes the launch provides (0: the two-stage minimum);
-/// ns is as many stages as fit it, 2 to 4.
+/// for first_chunk_index's block sum. ns: Config::Stages, 2 to 4 (deeper rings keep more chunks' copies in
+/// flight; each stage is about 36 KB at C = 64, K = 128, so 3 or more leave one block per SM).
 struct DeltaRegScanLayout {
   int ns = 2, ld_k = 0, ld_u = 0, w = 0, kh = 0, u = 0, gl = 0, stage = 0, red = 0, vn = 0, misc = 0, total = 0;
 };
-LINREC_HD constexpr DeltaRegScanLayout delta_regscan_layout(int KF, int C, int BV, int warps, int budget = 0) {
+LINREC_HD constexpr int delta_regscan_stages(int stages) {
+  return stages < 2 ? 2 : stages > 4 ? 4 : stages;
+}
+LINREC_HD constexpr DeltaRegScanLayout delta_regscan_layout(int KF, int C, int BV, int warps, int stages) {
   DeltaRegScanLayout l{};
   const int kfp = padded_feature_width(KF);
   const DeltaRegScanSplit s = delta_regscan_split(KF, BV, warps);
@@ -337,9 +340,7 @@ LINREC_HD constexpr DeltaRegScanLayout delta_regscan_layout(int KF, int C, int B
   l.u = l.kh + round_up(2 * C * l.ld_k, 16);
   l.gl = l.u + round_up(2 * C * l.ld_u, 16);
   l.stage = l.gl + round_up(4 * kfp, 16);
-  const int fixed = round_up(4 * (s.ks - 1) * s.vg * C * 16, 16) + round_up(2 * C * l.ld_u, 16) + 4 * 32;
-  const int fit = budget > fixed ? (budget - fixed) / l.stage : 0;
-  l.ns = fit > 4 ? 4 : fit < 2 ? 2 : fit;
+  l.ns = delta_regscan_stages(stages);
   l.red = l.ns * l.stage;
   l.vn = l.red + round_up(4 * (s.ks - 1) * s.vg * C * 16, 16);
   l.misc = l.vn + round_up(2 * C * l.ld_u, 16);
@@ -350,10 +351,10 @@ LINREC_HD constexpr DeltaRegScanLayout delta_regscan_layout(int KF, int C, int B
 /// The layout of one chunk kernel. K: input key width; KF: feature width K'; C, BV, warps from Config;
 /// elem_bytes: 2 for bf16/fp16 inputs, 4 for fp32. Pass the exact value: 16-bit kernels also hold a 16-bit
 /// copy of the state (Sb), so the fp32 figure is not an upper bound for them. block_k: Config::BK (only the
-/// state scan's layout depends on it).
+/// state scan's layout depends on it); stages: Config::Stages (only the delta scan's register body uses it).
 LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, int C, int BV, int warps,
                                              bool vector_decay, bool delta, bool normalize, int elem_bytes = 4,
-                                             int block_k = 1 << 30) {
+                                             int block_k = 1 << 30, int stages = 2) {
   ChunkLayout l{};
   const int eb = elem_bytes == 2 ? 2 : 4;
   l.eb = eb;
@@ -414,7 +415,7 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   }
   // Likewise the delta scan's register-state body (chunk_delta_scan_regs) in the scan's launch size.
   if (dscan && eb == 2 && !normalize && delta_regscan_shape_ok(KF, C, BV, warps)) {
-    const int regs = delta_regscan_layout(KF, C, BV, warps).total;
+    const int regs = delta_regscan_layout(KF, C, BV, warps, stages).total;
     if (regs > l.total) l.total = regs;
   }
   return l;
