@@ -312,10 +312,12 @@ LINREC_HD constexpr DeltaRegScanSplit delta_regscan_split(int KF, int BV, int wa
 }
 /// Whether that split exists: BV a multiple of 16 with at most one group per warp, key slices of whole
 /// k16 steps, at most 64 state accumulators per thread (sr <= 128) and at most 64 for the partial product
-/// (C <= 128).
+/// (C <= 128); and at most 4 warps: on the H200 (2026-12-03, delta_rule B=1 T=64k) every 8-warp config ran
+/// slower than the shared-memory scan did (C=128 BV=16 W=8: 4.69 against 3.97 ms; C=64 BV=16 W=8: 5.09
+/// against 4.75), while the 4-warp ones gained (C=64 BV=32 W=4: 4.29 against 6.41 ms).
 LINREC_HD constexpr bool delta_regscan_shape_ok(int KF, int C, int BV, int warps) {
   const DeltaRegScanSplit s = delta_regscan_split(KF, BV, warps);
-  return BV % 16 == 0 && BV / 16 <= warps && warps % s.vg == 0 && padded_feature_width(KF) % (16 * s.ks) == 0 &&
+  return warps <= 4 && BV % 16 == 0 && BV / 16 <= warps && warps % s.vg == 0 && padded_feature_width(KF) % (16 * s.ks) == 0 &&
          s.sr <= 128 && C % 16 == 0 && C <= 128;
 }
 /// Its shared memory: ns pipeline stages of W and k^ ([C][K'p] each), the V-tile of U ([C][BV]) and Gamma_last
