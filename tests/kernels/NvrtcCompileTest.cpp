@@ -214,6 +214,22 @@ TEST(KernelLayout, OutputValueTile) {
       }
 }
 
+/// The delta scan's launch grows with its ring (Config::Stages) only where the register-state scan runs:
+/// each stage holds a chunk's W, k^ and V-tile; 8-warp configs keep the shared-memory scan.
+TEST(KernelLayout, DeltaScanRingDepthSizesOnlyTheRegisterScan) {
+  auto scan = [](int warps, int stages) {
+    return kern::chunk_layout(kern::ChunkKernel::Scan, 128, 128, 64, 32, warps, false, true, false, 2, 128, stages)
+        .bytes();
+  };
+  EXPECT_LT(scan(4, 2), scan(4, 3));
+  EXPECT_LT(scan(4, 3), scan(4, 4));
+  EXPECT_EQ(scan(4, 4), scan(4, 9));  // clamped to 4
+  EXPECT_EQ(scan(8, 2), scan(8, 4));
+  EXPECT_TRUE(kern::delta_regscan_shape_ok(128, 64, 32, 4));
+  EXPECT_FALSE(kern::delta_regscan_shape_ok(128, 64, 32, 8));
+  EXPECT_FALSE(kern::delta_regscan_shape_ok(48, 16, 16, 4));  // 4 slices of 12 keys: not whole k16 steps
+}
+
 /// The state scan's slice: BK rows when BK is below K'p, else all of K'p; its S holds only those rows.
 TEST(KernelLayout, ScanSliceRows) {
   EXPECT_EQ(kern::scan_slice_rows(128, 64), 64);

@@ -92,6 +92,26 @@ TEST(SearchSpace, DeltaRulesSearchStatePassingWithoutKeySlices) {
   EXPECT_GT(bks.size(), 1u);  // additive scans are sliced by key rows
 }
 
+TEST(SearchSpace, StagesWidenOnlyTheDeltaStateScan) {
+  // Only chunk_delta_scan_regs reads Config::Stages (its ring depth); other configs keep the default, so
+  // asking for 2,3,4 must not triple them.
+  SearchSpaceOptions o;
+  o.chunks = {64};
+  o.block_vs = {32};
+  o.warps = {4};
+  o.stages = {2, 3, 4};
+  const auto limits = DeviceLimits::forArch("sm_90");
+  SearchSpace d =
+      enumerateSearchSpace(test::variant("gated_delta_rule"), {128, 128}, DType::BF16, Mode::Prefill, limits, o);
+  std::set<int> sp_stages, fused_stages;
+  for (const auto& c : d.candidates)
+    (c.config.strategy == Strategy::StatePassing ? sp_stages : fused_stages).insert(c.config.stages);
+  EXPECT_EQ(sp_stages, (std::set<int>{2, 3, 4}));
+  EXPECT_EQ(fused_stages, (std::set<int>{2}));
+  SearchSpace a = enumerateSearchSpace(test::variant("simple_gla"), {128, 128}, DType::BF16, Mode::Prefill, limits, o);
+  for (const auto& c : a.candidates) EXPECT_EQ(c.config.stages, 2) << describeConfig(c.config);
+}
+
 TEST(SearchSpace, SharedMemoryLimitsOfTheArchPrune) {
   // based: K' = 273 at K = 16, so chunk and BV decide whether a CTA fits.
   dsl::Spec spec = test::variant("based");
