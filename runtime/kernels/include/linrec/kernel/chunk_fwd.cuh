@@ -387,12 +387,12 @@ LINREC_DEV void chunk_additive_scan_regs(const FwdParams& p) {
 template <class Variant, class Config>
 LINREC_DEV void chunk_delta_scan(const FwdParams& p);
 
-/// Whether the delta state scan keeps its state in registers (chunk_delta_scan_regs): 16-bit inputs, no
-/// normalizer, and a warp split delta_regscan_shape_ok takes (the scan's launch size covers its layout).
+/// Whether the delta state scan keeps its state in registers (chunk_delta_scan_regs; layout.cuh
+/// delta_regscan_applies, which also sizes the scan's launch).
 template <class Variant, class Config>
 LINREC_HD constexpr bool delta_scan_in_registers() {
-  return Variant::kDelta && Config::kDType != DType::FP32 && !Variant::kNormalize &&
-         delta_regscan_shape_ok(Variant::KF, Config::C, Config::BV, Config::Warps);
+  return Variant::kDelta && delta_regscan_applies(Config::kDType == DType::FP32 ? 4 : 2, Variant::kNormalize,
+                                                  Variant::KF, Config::C, Config::BV, Config::Warps);
 }
 
 /// Delta-rule state passing, stage 1, with the state in registers: per (sequence, head, V-tile), warp

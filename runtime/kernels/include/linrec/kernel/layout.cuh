@@ -317,8 +317,13 @@ LINREC_HD constexpr DeltaRegScanSplit delta_regscan_split(int KF, int BV, int wa
 /// against 4.75), while the 4-warp ones gained (C=64 BV=32 W=4: 4.29 against 6.41 ms).
 LINREC_HD constexpr bool delta_regscan_shape_ok(int KF, int C, int BV, int warps) {
   const DeltaRegScanSplit s = delta_regscan_split(KF, BV, warps);
-  return warps <= 4 && BV % 16 == 0 && BV / 16 <= warps && warps % s.vg == 0 && padded_feature_width(KF) % (16 * s.ks) == 0 &&
+  return warps <= 4 && BV % 16 == 0 && warps % s.vg == 0 && padded_feature_width(KF) % (16 * s.ks) == 0 &&
          s.sr <= 128 && C % 16 == 0 && C <= 128;
+}
+/// Whether a delta rule's state scan takes chunk_delta_scan_regs (the kernel's dispatch and chunk_layout's
+/// launch size both ask): 16-bit inputs, no normalizer, and a split delta_regscan_shape_ok takes.
+LINREC_HD constexpr bool delta_regscan_applies(int elem_bytes, bool normalize, int KF, int C, int BV, int warps) {
+  return elem_bytes == 2 && !normalize && delta_regscan_shape_ok(KF, C, BV, warps);
 }
 /// Its shared memory: ns pipeline stages of W and k^ ([C][K'p] each), the V-tile of U ([C][BV]) and Gamma_last
 /// ([K'p] fp32); the partial products of slices 1.. (fp32, in the accumulator layout: (ks - 1) vg C/16 x 2
@@ -416,7 +421,7 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
     if (regs > l.total) l.total = regs;
   }
   // Likewise the delta scan's register-state body (chunk_delta_scan_regs) in the scan's launch size.
-  if (dscan && eb == 2 && !normalize && delta_regscan_shape_ok(KF, C, BV, warps)) {
+  if (dscan && delta_regscan_applies(eb, normalize, KF, C, BV, warps)) {
     const int regs = delta_regscan_layout(KF, C, BV, warps, stages).total;
     if (regs > l.total) l.total = regs;
   }
