@@ -161,7 +161,8 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
   const int outBV =
       kern::output_block_v(K, KF, C, BV, static_cast<int>(t.V), W, t.vectorDecay, t.normalize, t.elemBytes);
   // The runtime's "chunk_local" stage, once per chunk in parallel: for delta rules the WY prep (gates,
-  // Akk, the triangular solve for W and U), solved in slices of its own width; otherwise, with a decay,
+  // Akk, the triangular solve for W and U; the WY kernel's body or the phase kernel's, which solves in
+  // slices of its own width); otherwise, with a decay,
   // the gates and their within-chunk cumsum. The later stages load what it wrote from the workspace.
   if (t.delta)
     plans.push_back(
@@ -170,7 +171,8 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                   "linrec::kern::chunk_delta_prep",
                   fwdHeader,
                   {"N*H", "cdiv(T,C)", "1"},
-                  chunkBytes(kern::ChunkKernel::Prep, kern::delta_prep_block_v(KF, static_cast<int>(t.V)))});
+                  kern::delta_prep_smem_bytes(K, KF, static_cast<int>(t.V), C, W, t.rawK, t.vectorDecay,
+                                              t.normalize, t.elemBytes)});
   else if (t.hasDecay)
     plans.push_back(StagePlan{KernelStage::ChunkLocal,
                               "fwdgates",
@@ -189,7 +191,8 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                             "linrec::kern::chunk_output",
                             fwdHeader,
                             {"N*H", "cdiv(V," + std::to_string(outBV) + ")", "cdiv(T,C)"},
-                            chunkBytes(kern::ChunkKernel::Output, outBV)});
+                            kern::output_smem_bytes(K, KF, static_cast<int>(t.V), C, outBV, W, t.delta, t.rawQ,
+                                                    t.rawK, t.vectorDecay, t.normalize, t.elemBytes)});
   return plans;
 }
 

@@ -261,13 +261,15 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
       kern::chunk_layout(kern::ChunkKernel::Scan, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb, s.BK, s.Stages)
           .bytes();
   const int out_bv = kern::output_block_v(K, KF, s.C, s.BV, V, s.Warps, f.vec, f.norm, eb);
+  // Either output body (raw q/k or not), as for the prep below.
   const int smem_out =
-      kern::chunk_layout(kern::ChunkKernel::Output, K, KF, s.C, out_bv, s.Warps, f.vec, f.delta, f.norm, eb).bytes();
+      std::max(kern::output_smem_bytes(K, KF, V, s.C, out_bv, s.Warps, f.delta, true, true, f.vec, f.norm, eb),
+               kern::output_smem_bytes(K, KF, V, s.C, out_bv, s.Warps, f.delta, false, false, f.vec, f.norm, eb));
   if (f.decay || f.delta) {
     const int smem_gates =
-        f.delta ? kern::chunk_layout(kern::ChunkKernel::Prep, K, KF, s.C, kern::delta_prep_block_v(KF, V), s.Warps,
-                                     f.vec, f.delta, f.norm, eb)
-                      .bytes()
+        // Either prep body (raw k or not): the larger launch suits both (the harness does not know k's map).
+        f.delta ? std::max(kern::delta_prep_smem_bytes(K, KF, V, s.C, s.Warps, true, f.vec, f.norm, eb),
+                           kern::delta_prep_smem_bytes(K, KF, V, s.C, s.Warps, false, f.vec, f.norm, eb))
                 : kern::chunk_layout(kern::ChunkKernel::Gates, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb)
                       .bytes();
     LINREC_TRY(dev.launch(gates, gx, gz, 1, threads, static_cast<unsigned>(smem_gates), &p, sizeof(p)));

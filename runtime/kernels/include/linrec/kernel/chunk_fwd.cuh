@@ -32,6 +32,7 @@
 
 #include "linrec/kernel/chunk_phases.cuh"
 #include "linrec/kernel/fused_regs.cuh"
+#include "linrec/kernel/output_regs.cuh"
 #include "linrec/kernel/wy.cuh"
 
 namespace linrec {
@@ -123,16 +124,6 @@ LINREC_DEV StatePassingWs sp_ws(const FwdParams& p) {
   return state_passing_ws(p.num_chunks_total, p.H, Variant::KF, Variant::V, Variant::kNormalize,
                           Config::kDType == DType::FP32 ? 4 : 2, Config::C, Variant::kDecay != DecayKind::None,
                           Variant::kDecay == DecayKind::Vector, Variant::kDelta);
-}
-
-/// The global index of sequence n's first chunk: n * ceil(T / C), or with cu_seqlens the sum of
-/// ceil(len_m / C) over m < n (a block-wide sum; every thread gets it). `slot`: shared memory, one value per warp.
-template <int C, int NT>
-LINREC_DEV long long first_chunk_index(const FwdParams& p, int n, long long* slot) {
-  if (p.cu_seqlens == nullptr) return (long long)n * ceil_div(p.T, C);
-  long long s = 0;
-  for (int m = (int)threadIdx.x; m < n; m += NT) s += (p.cu_seqlens[m + 1] - p.cu_seqlens[m] + C - 1) / C;
-  return block_sum_ll<NT>(s, slot);
 }
 
 /// State passing, stage 0 (variants with a decay): for chunk blockIdx.y of its sequence, evaluates the
@@ -563,13 +554,34 @@ struct DeltaPrepConfig : Config {
   static constexpr int BV = delta_prep_block_v(Variant::KF, Variant::V);
 };
 
+/// Whether chunk_delta_prep takes the WY kernel's body (wy.cuh; layout.cuh wy_prep_applies).
+template <class Variant, class Config>
+LINREC_HD constexpr bool delta_prep_in_wy() {
+  return Variant::kDelta && wy_prep_applies(Config::kDType == DType::FP32 ? 4 : 2, kRowOperand<Variant, false>,
+                                            Variant::kDecay == DecayKind::Vector, Variant::kNormalize, Variant::K,
+                                            Variant::KF, Variant::V, Config::C);
+}
+
+template <class Variant, class Config>
+LINREC_DEV void chunk_delta_prep_phases(const FwdParams& p);
+
 /// Delta-rule state passing, stage 0: for chunk blockIdx.y of its sequence, the gates and b (to ws.gates,
-/// for the output kernel), Akk, and the WY solve for W and U slice by slice (DeltaPrepConfig's BV columns
-/// at a time, Akk formed once), plus k^ and Gamma_last for the scan. Grid (N * H, ceil(T / C)); shared
-/// memory chunk_layout(Prep) with DeltaPrepConfig's BV.
+/// for the output kernel), W and U, plus k^ and Gamma_last for the scan. Grid (N * H, ceil(T / C)); shared
+/// memory layout.cuh delta_prep_smem_bytes. The WY kernel's body where delta_prep_in_wy holds, else the
+/// phase kernel's slice-by-slice solve.
 template <class Variant, class Config>
 LINREC_DEV void chunk_delta_prep(const FwdParams& p) {
   static_assert(Variant::kDelta, "chunk_delta_prep: delta rules only");
+  if constexpr (delta_prep_in_wy<Variant, Config>())
+    chunk_fwd_wy_body<Variant, Config, true>(p);
+  else
+    chunk_delta_prep_phases<Variant, Config>(p);
+}
+
+/// chunk_delta_prep on the phase kernel: Akk, and the WY solve for W and U slice by slice
+/// (DeltaPrepConfig's BV columns at a time, Akk formed once).
+template <class Variant, class Config>
+LINREC_DEV void chunk_delta_prep_phases(const FwdParams& p) {
   using X = Chunk<Variant, DeltaPrepConfig<Variant, Config>, ChunkKernel::Prep>;
   using E = typename X::E;
   X x(p);
@@ -669,10 +681,31 @@ struct OutputConfig : Config {
                      Variant::kDecay == DecayKind::Vector, Variant::kNormalize, Config::kDType == DType::FP32 ? 4 : 2);
 };
 
+/// Whether chunk_output takes chunk_output_regs (output_regs.cuh; layout.cuh output_regs_applies).
+template <class Variant, class Config>
+LINREC_HD constexpr bool output_in_registers() {
+  return output_regs_applies(Config::kDType == DType::FP32 ? 4 : 2, Variant::kDelta, kRowOperand<Variant, true>,
+                             kRowOperand<Variant, false>, Variant::kDecay == DecayKind::Vector, Variant::kNormalize,
+                             Variant::K, Variant::KF, Variant::V, Config::C, OutputConfig<Variant, Config>::BV,
+                             Config::Warps);
+}
+
+template <class Variant, class Config>
+LINREC_DEV void chunk_output_phases(const FwdParams& p);
+
 /// State passing, stage 2: the outputs of chunk blockIdx.z of its sequence from the state entering it
-/// (ws.states from stage 1), as the fused kernel computes them.
+/// (ws.states from stage 1), as the fused kernel computes them. Shared memory: layout.cuh output_smem_bytes.
 template <class Variant, class Config>
 LINREC_DEV void chunk_output(const FwdParams& p) {
+  if constexpr (output_in_registers<Variant, Config>())
+    chunk_output_regs<Variant, OutputConfig<Variant, Config>>(p);
+  else
+    chunk_output_phases<Variant, Config>(p);
+}
+
+/// chunk_output on the phase kernel.
+template <class Variant, class Config>
+LINREC_DEV void chunk_output_phases(const FwdParams& p) {
   using X = Chunk<Variant, OutputConfig<Variant, Config>, ChunkKernel::Output>;
   X x(p);
   const int c = (int)blockIdx.z;

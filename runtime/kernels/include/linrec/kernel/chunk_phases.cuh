@@ -48,6 +48,16 @@ LINREC_DEV SeqRange sequence_range(const FwdParams& p, int n) {
   return {(long long)n * p.T, p.T};
 }
 
+/// The global index of sequence n's first chunk: n * ceil(T / C), or with cu_seqlens the sum of
+/// ceil(len_m / C) over m < n (a block-wide sum; every thread gets it). `slot`: shared memory, one value per warp.
+template <int C, int NT>
+LINREC_DEV long long first_chunk_index(const FwdParams& p, int n, long long* slot) {
+  if (p.cu_seqlens == nullptr) return (long long)n * ceil_div(p.T, C);
+  long long s = 0;
+  for (int m = (int)threadIdx.x; m < n; m += NT) s += (p.cu_seqlens[m + 1] - p.cu_seqlens[m] + C - 1) / C;
+  return block_sum_ll<NT>(s, slot);
+}
+
 /// The block-wide state of one chunk kernel and its phases. Kind selects which regions exist.
 template <class Variant, class Config, ChunkKernel Kind>
 struct Chunk {

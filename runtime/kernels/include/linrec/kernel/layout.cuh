@@ -428,6 +428,27 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   return l;
 }
 
+/// Whether delta-rule state passing solves its chunks with the WY kernel (wy.cuh: T = (I + A)^-1 formed once,
+/// W and U as tensor-core products) instead of chunk_delta_prep's slice-by-slice solve: 16-bit inputs, k~ the
+/// raw row or its l2 normalisation, no per-key decay, no normalizer, and C <= 64 (A and T in fp32, see
+/// fused_regs_applies). The kernel's dispatch (chunk_fwd.cuh delta_prep_in_wy) and delta_prep_smem_bytes
+/// both ask. On the H200 the slice solve took 566 us of gated_delta_rule's 1.73 ms at B = 2, T = 16k.
+LINREC_HD constexpr bool wy_prep_applies(int elem_bytes, bool raw_k, bool vector_decay, bool normalize, int K, int KF,
+                                         int V, int C) {
+  return elem_bytes == 2 && raw_k && !vector_decay && !normalize && KF == K && K % 16 == 0 && V % 8 == 0 &&
+         C % 16 == 0 && C <= 64;
+}
+
+/// Dynamic shared memory of the delta-rule prep launch (chunk_fwd.cuh chunk_delta_prep) for either body.
+LINREC_HD constexpr int delta_prep_smem_bytes(int K, int KF, int V, int C, int warps, bool raw_k, bool vector_decay,
+                                              bool normalize, int elem_bytes) {
+  return wy_prep_applies(elem_bytes, raw_k, vector_decay, normalize, K, KF, V, C)
+             ? wy_layout(K, V, C, warps).total
+             : chunk_layout(ChunkKernel::Prep, K, KF, C, delta_prep_block_v(KF, V), warps, vector_decay, true,
+                            normalize, elem_bytes)
+                   .bytes();
+}
+
 /// The state-passing output kernel's value tile: 128 or 64 when wider than the config's BV, no wider than V
 /// needs (the smallest power of two covering it) and when its layout fits 227 KiB (an H100 block), else BV.
 /// The scans are latency bound and want narrow tiles for parallelism (the delta scan has no key slices at
@@ -444,6 +465,61 @@ LINREC_HD constexpr int output_block_v(int K, int KF, int C, int BV, int V, int 
   if (128 > BV && 128 <= cover && fits(128)) return 128;
   if (64 > BV && 64 <= cover && fits(64)) return 64;
   return BV;
+}
+
+/// How chunk_output_regs (output_regs.cuh) splits a chunk among its warps: warps along the C / 16 row
+/// stripes (spw stripes each when there are fewer warps), and warps sharing a stripe split the value tile in
+/// cg column groups of bvw columns.
+struct OutputRegsSplit {
+  int rs = 0, rw = 0, cg = 0, spw = 0, bvw = 0;
+};
+LINREC_HD constexpr OutputRegsSplit output_regs_split(int C, int BV, int warps) {
+  OutputRegsSplit s{};
+  s.rs = C / 16;
+  s.rw = warps < s.rs ? warps : s.rs;
+  s.cg = s.rw > 0 ? warps / s.rw : 0;
+  s.spw = s.rw > 0 ? s.rs / s.rw : 0;
+  s.bvw = s.cg > 0 ? BV / s.cg : 0;
+  return s;
+}
+/// Whether delta-rule state passing writes its outputs with chunk_output_regs (the kernel's dispatch and
+/// output_smem_bytes both ask): 16-bit inputs, q~ and k~ the raw rows or their l2 normalisation, no per-key
+/// decay, no normalizer, and a split whose warps cover the stripes and 16-column groups evenly. BV is the
+/// output kernel's value tile (output_block_v). The phase kernel's output took 574 us of gated_delta_rule's
+/// 1.73 ms at B = 2, T = 16k on the H200 (12 % occupancy, six barrier-separated phases).
+LINREC_HD constexpr bool output_regs_applies(int elem_bytes, bool delta, bool raw_q, bool raw_k, bool vector_decay,
+                                             bool normalize, int K, int KF, int V, int C, int BV, int warps) {
+  const OutputRegsSplit s = output_regs_split(C, BV, warps);
+  return elem_bytes == 2 && delta && raw_q && raw_k && !vector_decay && !normalize && KF == K && K % 16 == 0 &&
+         K <= 256 && V % 8 == 0 && C % 16 == 0 && s.rw > 0 && s.rw * s.cg == warps && s.rs % s.rw == 0 &&
+         BV % s.cg == 0 && s.bvw % 16 == 0 && s.bvw <= 128;
+}
+/// Its shared memory: q~ and k~ ([C][K]), the chunk's v_new ([C][BV]), the state entering the chunk for the
+/// value tile ([BV][K], as the scan stored it), b ([C] fp32) and first_chunk_index's block sum.
+struct OutputRegsLayout {
+  int ld_k = 0, ld_v = 0, q = 0, k = 0, v = 0, s = 0, g = 0, misc = 0, total = 0;
+};
+LINREC_HD constexpr OutputRegsLayout output_regs_layout(int K, int C, int BV, int warps) {
+  OutputRegsLayout l{};
+  l.ld_k = smem_row_stride(K, 2);
+  l.ld_v = smem_row_stride(BV, 2);
+  l.q = 0;
+  l.k = l.q + round_up(2 * C * l.ld_k, 16);
+  l.v = l.k + round_up(2 * C * l.ld_k, 16);
+  l.s = l.v + round_up(2 * C * l.ld_v, 16);
+  l.g = l.s + round_up(2 * BV * l.ld_k, 16);
+  l.misc = l.g + round_up(4 * C, 16);
+  l.total = l.misc + 8 * warps;
+  return l;
+}
+/// Dynamic shared memory of the state-passing output launch (chunk_fwd.cuh chunk_output) for either body; BV
+/// is output_block_v's tile.
+LINREC_HD constexpr int output_smem_bytes(int K, int KF, int V, int C, int BV, int warps, bool delta, bool raw_q,
+                                          bool raw_k, bool vector_decay, bool normalize, int elem_bytes) {
+  return output_regs_applies(elem_bytes, delta, raw_q, raw_k, vector_decay, normalize, K, KF, V, C, BV, warps)
+             ? output_regs_layout(K, C, BV, warps).total
+             : chunk_layout(ChunkKernel::Output, K, KF, C, BV, warps, vector_decay, delta, normalize, elem_bytes)
+                   .bytes();
 }
 
 /// Dynamic shared memory bytes of chunk_fwd_fused (elem_bytes as for chunk_layout).

@@ -1,5 +1,6 @@
-// linrec/kernel/wy.cuh: chunk_fwd_wy, the WY form of every chunk of a delta rule, for the register-state
-// fused kernel (fused_regs.cuh), which then streams W and U like k and v.
+// linrec/kernel/wy.cuh: the WY form of every chunk of a delta rule, for the register-state fused kernel
+// (chunk_fwd_wy: fused_regs.cuh then streams W and U like k and v) and for state passing (chunk_delta_prep
+// takes it where delta_prep_in_wy holds: the scan and output kernels read W, k^, U, Gamma_last and b).
 //
 // Per chunk of C tokens, with k~ the (l2-normalised) keys, beta and the in-chunk cumsum b of the log decay:
 //   A = strictly lower (diag(beta) k~ k~^T (.) e^{b_i - b_j}),  T = (I + A)^-1,
@@ -10,6 +11,10 @@
 // fp32: the 16 x 16 diagonal blocks by forward substitution (one lane per column), the blocks below them
 // row of blocks by row of blocks, T_IJ = -T_II sum_{J <= m < I} A_Im T_mJ (one warp per block); W and U are
 // then plain tensor-core products with T rounded to the input type.
+// For state passing (kSp) the chunk's results go to its slot of the state-passing workspace (layout.cuh
+// state_passing_ws) in full C rows, zero past the sequence (the scan reads whole chunks and ws is never
+// cleared): W [C][K], k^ = k~ e^{b_last - b} [C][K] (before the rows are rescaled for W), U [C][vn_ld] with
+// zero columns past V, and with a decay b [C] and Gamma_last = e^{b_last} ([K], one per key as the scan loads it).
 #pragma once
 
 #include "linrec/kernel/fused_regs.cuh"
@@ -17,12 +22,14 @@
 namespace linrec {
 namespace kern {
 
-template <class Variant, class Config>
+template <class Variant, class Config, bool kSp = false>
 LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   constexpr DType D = Config::kDType;
   using E = typename Storage<D>::type;
   constexpr int K = Variant::K, V = Variant::V, C = Config::C, W = Config::Warps, NT = W * 32, NB = C / 16;
-  constexpr bool kDecay = Variant::kDecay == DecayKind::Scalar;
+  // A constant decay is a per-token one that does not vary (Variant::decay gives it per token as well).
+  static_assert(Variant::kDecay != DecayKind::Vector, "chunk_fwd_wy_body: per-key decays are not supported");
+  constexpr bool kDecay = Variant::kDecay != DecayKind::None;
   constexpr WyLayout L = wy_layout(K, V, C, W);
   constexpr int LDK = L.ld_k, LDV = L.ld_v, LDA = L.ld_a, LDT = L.ld_t;
   unsigned char* const sm = reinterpret_cast<unsigned char*>(dynamic_smem());
@@ -41,6 +48,14 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   if (t0 >= seq.len) return;
   const int rows = seq.len - t0 < C ? seq.len - t0 : C;
   const long long row0 = (seq.bos + t0) * p.H + h;
+  unsigned char* const wsb = reinterpret_cast<unsigned char*>(p.ws);
+  long long slot = 0;  // state passing: the chunk's slot, gc * H + h
+  StatePassingWs sw{};
+  if constexpr (kSp) {
+    // The scratch region is free until the T solve; the block sum passes barriers, so it comes first.
+    slot = (first_chunk_index<C, NT>(p, n, reinterpret_cast<long long*>(sm + L.scratch)) + blockIdx.y) * p.H + h;
+    sw = state_passing_ws(p.num_chunks_total, p.H, K, V, false, (int)sizeof(E), C, kDecay, false, true);
+  }
   load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks, LDK);
   load_tile_async<D, C, V, NT>(p.v, row0 * V, (long long)p.H * V, rows, V, vs, LDV);
   cp_async_commit();
@@ -81,6 +96,29 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   if constexpr (Variant::kKMap == FeatureMapKind::L2Norm) {
     l2norm_rows_inplace<D, K, NT>(ks, LDK, C);
     block_sync();
+  }
+  if constexpr (kSp) {
+    const float blast = kDecay ? bq[C - 1] : 0.0f;  // g is 0 past the sequence: b_{C-1} = b at its last row
+    E* const kh = reinterpret_cast<E*>(wsb + sw.kh + slot * sw.wy_chunk);
+    constexpr int VE = kVecElems<D>, PR = K / VE;
+    for (int e2 = (int)threadIdx.x; e2 < C * PR; e2 += NT) {
+      const int i = e2 / PR, d = (e2 - i * PR) * VE;
+      float x[VE];
+      unpack_vec<D>(*reinterpret_cast<const uint4*>(ks + i * LDK + d), x);
+      if constexpr (kDecay) {
+        const float s = kexp<D>(blast - bq[i]);
+#pragma unroll
+        for (int j = 0; j < VE; ++j) x[j] *= s;
+      }
+      *reinterpret_cast<uint4*>(kh + i * K + d) = pack_vec<D>(x);
+    }
+    if constexpr (kDecay) {
+      float* const gates = reinterpret_cast<float*>(wsb + sw.gates + slot * sw.gate_chunk);
+      float* const gl = reinterpret_cast<float*>(wsb + sw.gl + slot * sw.gl_chunk);
+      const float glast = kexp<D>(blast);
+      for (int i = (int)threadIdx.x; i < C; i += NT) gates[i] = bq[i];
+      for (int d = (int)threadIdx.x; d < K; d += NT) gl[d] = glast;
+    }
   }
 
   // A, one warp per 16 x 16 block on or below the diagonal: beta_i e^{b_i - b_j} k_i . k_j for j < i.
@@ -183,10 +221,11 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   }
 
   // W = T (k~ beta e^b) and U = T (v beta): tiles of 16 rows x 16 columns over [W | U], T lower triangular
-  // by blocks (stripe I reads blocks J <= I). Rows past the sequence are not written.
+  // by blocks (stripe I reads blocks J <= I). Token rows: rows past the sequence are not written; state
+  // passing: they are (zero), and so are U's columns past V.
   const FusedWyWs ws = fused_wy_ws((long long)p.B * p.T, p.H, K, V, (int)sizeof(E));
-  E* const wdst = reinterpret_cast<E*>(reinterpret_cast<unsigned char*>(p.ws) + ws.w);
-  E* const udst = reinterpret_cast<E*>(reinterpret_cast<unsigned char*>(p.ws) + ws.u);
+  E* const wdst = reinterpret_cast<E*>(wsb + (kSp ? sw.wy + slot * sw.wy_chunk : ws.w));
+  E* const udst = reinterpret_cast<E*>(wsb + (kSp ? sw.vn + slot * sw.vn_chunk : ws.u));
   constexpr int NCOL = K / 16 + (V + 15) / 16;  // a last U tile of 8 columns reads the row padding
   for (int item = warp; item < NB * NCOL; item += W) {
     const int I = item / NCOL, col = item - I * NCOL;
@@ -204,6 +243,19 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
 #pragma unroll
     for (int hf = 0; hf < 2; ++hf) {
       const int i = 16 * I + g + 8 * hf;
+      if constexpr (kSp) {
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt) {
+          const int d = n0 + 8 * nt + 2 * t;
+          const bool live = i < rows;
+          if (isw)
+            store_pair<D>(wdst, (long long)i * K + d, live ? acc[nt][2 * hf] : 0.0f, live ? acc[nt][2 * hf + 1] : 0.0f);
+          else if (d < sw.vn_ld)  // V % 8 == 0: a pair is wholly inside V or wholly past it
+            store_pair<D>(udst, (long long)i * sw.vn_ld + d, live && d < V ? acc[nt][2 * hf] : 0.0f,
+                          live && d < V ? acc[nt][2 * hf + 1] : 0.0f);
+        }
+        continue;
+      }
       if (i >= rows) continue;
 #pragma unroll
       for (int nt = 0; nt < 2; ++nt) {
