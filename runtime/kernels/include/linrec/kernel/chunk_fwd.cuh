@@ -422,6 +422,7 @@ LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
   auto gbuf = [&](int s) { return reinterpret_cast<float*>(x.sm + s * SL.stage + SL.gl); };
   float* const red = reinterpret_cast<float*>(x.sm + SL.red);
   E* const vn = reinterpret_cast<E*>(x.sm + SL.vn);
+  E* const sst = reinterpret_cast<E*>(x.sm + SL.sst) + wid * 16 * SL.ld_s;
   // Chunk c's operands into stage s: one cp.async group, empty past the sequence's end (so that every
   // iteration commits one and wait_group counts chunks).
   auto fetch = [&](int c, int s) {
@@ -450,16 +451,30 @@ LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
     const int s = c % NS;
     const long long slot = (c0 + c) * p.H + x.h;
     E* dst = states + slot * KF * (long long)V;
-    st.for_each_pair([&](int m, int nn, float& a, float& b) {
-      const int v = x.v0 + vl + m, d = kl + nn;
-      if (v >= V || d >= KF) return;
-      if (KF % 2 == 0) {
-        store_pair<D>(dst, (long long)v * KF + d, a, b);
-      } else {
-        store_elem<D>(dst, (long long)v * KF + d, a);
-        if (d + 1 < KF) store_elem<D>(dst, (long long)v * KF + d + 1, b);
+    if constexpr (KF % 8 == 0) {
+      // Through the warp's staging block, so the rows leave as 16-byte vectors (an accumulator pair per
+      // lane would write 16 of every 32 bytes of each sector it touches).
+      st.for_each_pair([&](int m, int nn, float& a, float& b) { store_pair<D>(sst, m * SL.ld_s + nn, a, b); });
+      __syncwarp();
+      constexpr int VPR = SR / 8;
+#pragma unroll
+      for (int e = lane; e < 16 * VPR; e += 32) {
+        const int r = e / VPR, j = e - r * VPR, v = x.v0 + vl + r, d = kl + 8 * j;
+        if (v < V && d < KF)
+          *reinterpret_cast<uint4*>(dst + (long long)v * KF + d) = *reinterpret_cast<const uint4*>(sst + r * SL.ld_s + 8 * j);
       }
-    });
+    } else {
+      st.for_each_pair([&](int m, int nn, float& a, float& b) {
+        const int v = x.v0 + vl + m, d = kl + nn;
+        if (v >= V || d >= KF) return;
+        if (KF % 2 == 0) {
+          store_pair<D>(dst, (long long)v * KF + d, a, b);
+        } else {
+          store_elem<D>(dst, (long long)v * KF + d, a);
+          if (d + 1 < KF) store_elem<D>(dst, (long long)v * KF + d + 1, b);
+        }
+      });
+    }
     cp_async_wait_group<NS - 2>();
     block_sync();  // chunk c has landed; stage (c - 1) % NS, red and vn are free (their readers passed this)
     fetch(c + NS - 1, (c + NS - 1) % NS);
@@ -509,18 +524,29 @@ LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
             pa.c[i][h][3] += r.w;
           }
       const E* u = ubuf(s);
-      E* gdst = reinterpret_cast<E*>(wsb + ws.vn + slot * ws.vn_chunk) + x.v0;
       pa.for_each_pair([&](int i, int nn, float& a, float& b) {
         const int col = vl + nn;
-        const float x0 = to_float<D>(u[i * SL.ld_u + col]) - a, x1 = to_float<D>(u[i * SL.ld_u + col + 1]) - b;
+        const unsigned up = *reinterpret_cast<const unsigned*>(u + i * SL.ld_u + col);
+        const float x0 = to_float<D>((E)(up & 0xffffu)) - a, x1 = to_float<D>((E)(up >> 16)) - b;
         store_pair<D>(vn, (long long)i * SL.ld_u + col, x0, x1);
-        if (col < cols) store_pair<D>(gdst, (long long)i * ws.vn_ld + col, x0, x1);  // cols and vn_ld even
       });
     }
     if constexpr (KS > 1)
       block_sync();  // v_new is visible
     else
       warp_sync();  // each group's warp wrote its own columns
+    {
+      // v_new to ws.vn for the output kernel: the group's 16 columns as two 16-byte vectors per row, shared
+      // among its KS warps (cols, v0 and vn_ld are multiples of 16).
+      E* const gdst = reinterpret_cast<E*>(wsb + ws.vn + slot * ws.vn_chunk) + x.v0;
+#pragma unroll
+      for (int e = ks * 32 + lane; e < 2 * C; e += KS * 32) {
+        const int i = e >> 1, col = vl + 8 * (e & 1);
+        if (col < cols)
+          *reinterpret_cast<uint4*>(gdst + (long long)i * ws.vn_ld + col) =
+              *reinterpret_cast<const uint4*>(vn + i * SL.ld_u + col);
+      }
+    }
     if constexpr (X::kHasDecay) {
       const float* gl = gbuf(s);
       st.for_each([&](int, int nn, float& a) { a *= gl[X::kVec ? kl + nn : 0]; });

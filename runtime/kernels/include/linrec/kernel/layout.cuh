@@ -327,11 +327,13 @@ LINREC_HD constexpr bool delta_regscan_applies(int elem_bytes, bool normalize, i
 }
 /// Its shared memory: ns pipeline stages of W and k^ ([C][K'p] each), the V-tile of U ([C][BV]) and Gamma_last
 /// ([K'p] fp32); the partial products of slices 1.. (fp32, in the accumulator layout: (ks - 1) vg C/16 x 2
-/// fragments of 32 lanes x 4); v_new rounded to the input type ([C][BV], the update's A operand); 32 floats
-/// for first_chunk_index's block sum. ns: Config::Stages, 2 to 4 (deeper rings keep more chunks' copies in
-/// flight; each stage is about 36 KB at C = 64, K = 128, so 3 or more leave one block per SM).
+/// fragments of 32 lanes x 4); v_new rounded to the input type ([C][BV], the update's A operand); each warp's
+/// state block staged for its store; 32 floats for first_chunk_index's block sum. ns: Config::Stages, 2 to 4
+/// (deeper rings keep more chunks' copies in flight; each stage is about 36 KB at C = 64, K = 128, so 3 or
+/// more leave one block per SM).
 struct DeltaRegScanLayout {
-  int ns = 2, ld_k = 0, ld_u = 0, w = 0, kh = 0, u = 0, gl = 0, stage = 0, red = 0, vn = 0, misc = 0, total = 0;
+  int ns = 2, ld_k = 0, ld_u = 0, ld_s = 0, w = 0, kh = 0, u = 0, gl = 0, stage = 0, red = 0, vn = 0, sst = 0, misc = 0,
+      total = 0;
 };
 LINREC_HD constexpr int delta_regscan_stages(int stages) {
   return stages < 2 ? 2 : stages > 4 ? 4 : stages;
@@ -350,7 +352,11 @@ LINREC_HD constexpr DeltaRegScanLayout delta_regscan_layout(int KF, int C, int B
   l.ns = delta_regscan_stages(stages);
   l.red = l.ns * l.stage;
   l.vn = l.red + round_up(4 * (s.ks - 1) * s.vg * C * 16, 16);
-  l.misc = l.vn + round_up(2 * C * l.ld_u, 16);
+  // Each warp's S^T block (16 x sr, the input type) on its way to ws.states: rows of sr + 8 elements, so
+  // the accumulator pairs land without bank conflicts and the rows leave as 16-byte vectors.
+  l.ld_s = s.sr + 8;
+  l.sst = l.vn + round_up(2 * C * l.ld_u, 16);
+  l.misc = l.sst + round_up(2 * 16 * l.ld_s * warps, 16);
   l.total = l.misc + 4 * 32;
   return l;
 }
