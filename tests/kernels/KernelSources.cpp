@@ -109,6 +109,22 @@ log = "-exp(A_log) * softplus(g + dt_bias)"
 rule = "delta"
 beta = "sigmoid(b)"
 )toml"},
+      // Not a bundled variant: the delta rule under a constant (per-head) decay, the one decay kind the
+      // bundled delta rules do not have (chunk_fwd_wy once read it as none).
+      {"delta_retention", R"toml(
+[variant]
+name = "delta_retention"
+[inputs]
+b = "scalar"
+[feature_map]
+q = "l2norm"
+k = "l2norm"
+[decay]
+log = "log(1 - pow(2, -3 - head))"
+[update]
+rule = "delta"
+beta = "sigmoid(b)"
+)toml"},
       {"based", R"toml(
 [variant]
 name = "based"

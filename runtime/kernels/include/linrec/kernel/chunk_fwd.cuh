@@ -389,13 +389,16 @@ LINREC_HD constexpr bool delta_scan_in_registers() {
 /// Delta-rule state passing, stage 1, with the state in registers: per (sequence, head, V-tile), warp
 /// (group vg, slice ks) holds S^T for the group's 16 columns of the V-tile by the slice's key rows as mma
 /// accumulators for the whole sequence (layout.cuh DeltaRegScanSplit). Per chunk:
-///   1. S_c from the registers to ws.states ([V][K'], key pairs as 32-bit words);
-///   2. one barrier once the chunk's W, k^, U and Gamma_last have landed; the copies NS - 1 chunks ahead go out;
-///   3. P = W[:, slice] S[slice, group] (C x 16), the B fragments packed straight from the accumulators
-///      (an m16n8 accumulator pair is the k16 x n8 B fragment of the transposed tile); slices 1.. leave P in
-///      shared memory, a barrier, and slice 0 forms v_new = U - sum P and writes it to ws.vn (over U, the
-///      output kernel's values) and, rounded, to shared memory; a second barrier (a warp sync with one slice);
+///   1. S_c from the registers into a shared tile ([BV][K'p], the input type) and from there to ws.states
+///      ([V][K']) as 16-byte rows;
+///   2. one barrier once the chunk's W, k^, U and Gamma_last have landed (and the tile is whole); the copies
+///      NS - 1 chunks ahead go out;
+///   3. the warps of group vg split the chunk's 16-row stripes: v_new = U - W S over every key row for
+///      their stripes and the group's 16 columns, rounded into shared memory; a second barrier (a warp sync
+///      with one slice), then v_new to ws.vn (over U: the output kernel's values) as 16-byte rows;
 ///   4. S^T <- Gamma_last S^T + v_new^T k^[:, slice].
+/// Splitting P by rows rather than by key slices (up to eacee63) spends no fp32 partials, no third barrier and
+/// no serial sum on one warp per group.
 /// The generic delta scan keeps S in shared memory and rebuilds its 16-bit copy every chunk.
 template <class Variant, class Config>
 LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
@@ -420,9 +423,8 @@ LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
   auto kbuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL.stage + SL.kh); };
   auto ubuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL.stage + SL.u); };
   auto gbuf = [&](int s) { return reinterpret_cast<float*>(x.sm + s * SL.stage + SL.gl); };
-  float* const red = reinterpret_cast<float*>(x.sm + SL.red);
   E* const vn = reinterpret_cast<E*>(x.sm + SL.vn);
-  E* const sst = reinterpret_cast<E*>(x.sm + SL.sst) + wid * 16 * SL.ld_s;
+  E* const sst = reinterpret_cast<E*>(x.sm + SL.sst);
   // Chunk c's operands into stage s: one cp.async group, empty past the sequence's end (so that every
   // iteration commits one and wait_group counts chunks).
   auto fetch = [&](int c, int s) {
@@ -451,17 +453,20 @@ LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
     const int s = c % NS;
     const long long slot = (c0 + c) * p.H + x.h;
     E* dst = states + slot * KF * (long long)V;
+    // S_c into the staged tile (the B operand of this chunk's W S), then to ws.states.
+    st.for_each_pair(
+        [&](int m, int nn, float& a, float& b) { store_pair<D>(sst, (vl + m) * SL.ld_s + kl + nn, a, b); });
     if constexpr (KF % 8 == 0) {
-      // Through the warp's staging block, so the rows leave as 16-byte vectors (an accumulator pair per
-      // lane would write 16 of every 32 bytes of each sector it touches).
-      st.for_each_pair([&](int m, int nn, float& a, float& b) { store_pair<D>(sst, m * SL.ld_s + nn, a, b); });
+      // From the tile, so the rows leave as 16-byte vectors (an accumulator pair per lane would write 16
+      // of every 32 bytes of each sector it touches).
       __syncwarp();
       constexpr int VPR = SR / 8;
 #pragma unroll
       for (int e = lane; e < 16 * VPR; e += 32) {
         const int r = e / VPR, j = e - r * VPR, v = x.v0 + vl + r, d = kl + 8 * j;
         if (v < V && d < KF)
-          *reinterpret_cast<uint4*>(dst + (long long)v * KF + d) = *reinterpret_cast<const uint4*>(sst + r * SL.ld_s + 8 * j);
+          *reinterpret_cast<uint4*>(dst + (long long)v * KF + d) =
+              *reinterpret_cast<const uint4*>(sst + (vl + r) * SL.ld_s + d);
       }
     } else {
       st.for_each_pair([&](int m, int nn, float& a, float& b) {
@@ -478,58 +483,32 @@ LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
     cp_async_wait_group<NS - 2>();
     block_sync();  // chunk c has landed; stage (c - 1) % NS, red and vn are free (their readers passed this)
     fetch(c + NS - 1, (c + NS - 1) % NS);
-    // P (C x 16) = W[:, kl..] S[kl.., vl..]: B fragment (keys 16j.., columns 8h..) = accumulator tiles 2j, 2j + 1
-    // of S^T, rows g (h = 0) or g + 8 (h = 1).
-    WarpAcc<MT, 2> pa;
-    pa.zero();
-    const RowsView<D> wv{wbuf(s) + kl, SL.ld_k};
-#pragma unroll
-    for (int j = 0; j < SR / 16; ++j) {
-      const unsigned b0[2] = {pack2<D>(st.c[0][2 * j][0], st.c[0][2 * j][1]),
-                              pack2<D>(st.c[0][2 * j + 1][0], st.c[0][2 * j + 1][1])};
-      const unsigned b1[2] = {pack2<D>(st.c[0][2 * j][2], st.c[0][2 * j][3]),
-                              pack2<D>(st.c[0][2 * j + 1][2], st.c[0][2 * j + 1][3])};
-#pragma unroll
-      for (int i = 0; i < MT; ++i) {
-        unsigned af[4];
-        frag_a(wv, af, i * 16, j * 16);
-        mma_m16n8k16<D>(pa.c[i][0], af, b0);
-        mma_m16n8k16<D>(pa.c[i][1], af, b1);
-      }
-    }
-    // Fragment (i, h) of slice ks's partial for group vg, lane-major so each lane moves 16 contiguous bytes.
-    auto part = [&](int q, int i, int h) { return red + ((((q - 1) * VG + vg) * MT + i) * 2 + h) * 128 + lane * 4; };
-    if constexpr (KS > 1) {
-      if (ks > 0) {
-#pragma unroll
-        for (int i = 0; i < MT; ++i)
-#pragma unroll
-          for (int h = 0; h < 2; ++h)
-            *reinterpret_cast<float4*>(part(ks, i, h)) =
-                make_float4(pa.c[i][h][0], pa.c[i][h][1], pa.c[i][h][2], pa.c[i][h][3]);
-      }
-      block_sync();  // the partials are visible
-    }
-    if (ks == 0) {
+    // v_new = U - W S for the group's 16 columns, row stripes I = ks, ks + KS, ... of the chunk: each warp
+    // takes whole stripes over every key row, the B fragments from the staged state tile, so no partial
+    // products cross warps.
+    const ColsView<D> sv{sst + vl * SL.ld_s, SL.ld_s};  // (d, v) = S^T[vl + v][d]
+    const RowsView<D> wv{wbuf(s), SL.ld_k};
+    const E* const u = ubuf(s);
+    const int g = lane >> 2, t4 = lane & 3;
 #pragma unroll 1
-      for (int q = 1; q < KS; ++q)
+    for (int I = ks; I < MT; I += KS) {
+      float pc[2][4] = {};
 #pragma unroll
-        for (int i = 0; i < MT; ++i)
+      for (int kk = 0; kk < KFP / 16; ++kk) {
+        unsigned af[4], bf[4];
+        frag_a(wv, af, 16 * I, 16 * kk);
+        frag_b2(sv, bf, 16 * kk, 0);
+        mma_pair<D>(pc[0], pc[1], af, bf);
+      }
 #pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            const float4 r = *reinterpret_cast<const float4*>(part(q, i, h));
-            pa.c[i][h][0] += r.x;
-            pa.c[i][h][1] += r.y;
-            pa.c[i][h][2] += r.z;
-            pa.c[i][h][3] += r.w;
-          }
-      const E* u = ubuf(s);
-      pa.for_each_pair([&](int i, int nn, float& a, float& b) {
-        const int col = vl + nn;
-        const unsigned up = *reinterpret_cast<const unsigned*>(u + i * SL.ld_u + col);
-        const float x0 = to_float<D>((E)(up & 0xffffu)) - a, x1 = to_float<D>((E)(up >> 16)) - b;
-        store_pair<D>(vn, (long long)i * SL.ld_u + col, x0, x1);
-      });
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int hf = 0; hf < 2; ++hf) {
+          const int i = 16 * I + g + 8 * hf, col = vl + 8 * nt + 2 * t4;
+          const unsigned up = *reinterpret_cast<const unsigned*>(u + i * SL.ld_u + col);
+          store_pair<D>(vn, (long long)i * SL.ld_u + col, to_float<D>((E)(up & 0xffffu)) - pc[nt][2 * hf],
+                        to_float<D>((E)(up >> 16)) - pc[nt][2 * hf + 1]);
+        }
     }
     if constexpr (KS > 1)
       block_sync();  // v_new is visible

@@ -298,8 +298,8 @@ LINREC_HD constexpr FusedRegsLayout fused_regs_state_layout(int KF, int C, int B
 /// The delta-rule state scan with the state in registers (chunk_fwd.cuh chunk_delta_scan_regs, 16-bit
 /// inputs): warps split the V-tile in groups of 16 columns (vg = BV / 16 groups) and the key rows among the
 /// warps of a group (ks = warps / vg slices of sr = K'p / ks rows), each holding its S^T block (16 x sr) as
-/// mma accumulators. v_new = U - W S needs every key row, so the slices' partial products meet in shared
-/// memory; the slice-0 warp of each group adds them up.
+/// mma accumulators. v_new = U - W S needs every key row, so the state goes through shared memory each chunk
+/// and the warps of a group split v_new's rows.
 struct DeltaRegScanSplit {
   int vg, ks, sr;
 };
@@ -311,8 +311,7 @@ LINREC_HD constexpr DeltaRegScanSplit delta_regscan_split(int KF, int BV, int wa
   return s;
 }
 /// Whether that split exists: BV a multiple of 16 with at most one group per warp, key slices of whole
-/// k16 steps, at most 64 state accumulators per thread (sr <= 128) and at most 64 for the partial product
-/// (C <= 128); and at most 4 warps: on the H200 (2026-12-03, delta_rule B=1 T=64k) every 8-warp config ran
+/// k16 steps, at most 64 state accumulators per thread (sr <= 128), C <= 128; and at most 4 warps: on the H200 (2026-12-03, delta_rule B=1 T=64k) every 8-warp config ran
 /// slower than the shared-memory scan did (C=128 BV=16 W=8: 4.69 against 3.97 ms; C=64 BV=16 W=8: 5.09
 /// against 4.75), while the 4-warp ones gained (C=64 BV=32 W=4: 4.29 against 6.41 ms).
 LINREC_HD constexpr bool delta_regscan_shape_ok(int KF, int C, int BV, int warps) {
@@ -326,22 +325,20 @@ LINREC_HD constexpr bool delta_regscan_applies(int elem_bytes, bool normalize, i
   return elem_bytes == 2 && !normalize && delta_regscan_shape_ok(KF, C, BV, warps);
 }
 /// Its shared memory: ns pipeline stages of W and k^ ([C][K'p] each), the V-tile of U ([C][BV]) and Gamma_last
-/// ([K'p] fp32); the partial products of slices 1.. (fp32, in the accumulator layout: (ks - 1) vg C/16 x 2
-/// fragments of 32 lanes x 4); v_new rounded to the input type ([C][BV], the update's A operand); each warp's
-/// state block staged for its store; 32 floats for first_chunk_index's block sum. ns: Config::Stages, 2 to 4
+/// ([K'p] fp32); v_new rounded to the input type ([C][BV], the update's A operand); S_c^T in the input type
+/// ([BV][K'p]); 32 floats for first_chunk_index's block sum. ns: Config::Stages, 2 to 4
 /// (deeper rings keep more chunks' copies in flight; each stage is about 36 KB at C = 64, K = 128, so 3 or
 /// more leave one block per SM).
 struct DeltaRegScanLayout {
-  int ns = 2, ld_k = 0, ld_u = 0, ld_s = 0, w = 0, kh = 0, u = 0, gl = 0, stage = 0, red = 0, vn = 0, sst = 0, misc = 0,
+  int ns = 2, ld_k = 0, ld_u = 0, ld_s = 0, w = 0, kh = 0, u = 0, gl = 0, stage = 0, vn = 0, sst = 0, misc = 0,
       total = 0;
 };
 LINREC_HD constexpr int delta_regscan_stages(int stages) {
   return stages < 2 ? 2 : stages > 4 ? 4 : stages;
 }
-LINREC_HD constexpr DeltaRegScanLayout delta_regscan_layout(int KF, int C, int BV, int warps, int stages) {
+LINREC_HD constexpr DeltaRegScanLayout delta_regscan_layout(int KF, int C, int BV, int /*warps*/, int stages) {
   DeltaRegScanLayout l{};
   const int kfp = padded_feature_width(KF);
-  const DeltaRegScanSplit s = delta_regscan_split(KF, BV, warps);
   l.ld_k = smem_row_stride(kfp, 2);
   l.ld_u = smem_row_stride(BV, 2);
   l.w = 0;
@@ -350,13 +347,12 @@ LINREC_HD constexpr DeltaRegScanLayout delta_regscan_layout(int KF, int C, int B
   l.gl = l.u + round_up(2 * C * l.ld_u, 16);
   l.stage = l.gl + round_up(4 * kfp, 16);
   l.ns = delta_regscan_stages(stages);
-  l.red = l.ns * l.stage;
-  l.vn = l.red + round_up(4 * (s.ks - 1) * s.vg * C * 16, 16);
-  // Each warp's S^T block (16 x sr, the input type) on its way to ws.states: rows of sr + 8 elements, so
-  // the accumulator pairs land without bank conflicts and the rows leave as 16-byte vectors.
-  l.ld_s = s.sr + 8;
+  l.vn = l.ns * l.stage;
+  // S_c^T (the V-tile by K'p, the input type): the B operand of W S, and the source of the 16-byte rows
+  // to ws.states. Rows of K'p + 8 elements: the accumulator pairs land without bank conflicts.
+  l.ld_s = kfp + 8;
   l.sst = l.vn + round_up(2 * C * l.ld_u, 16);
-  l.misc = l.sst + round_up(2 * 16 * l.ld_s * warps, 16);
+  l.misc = l.sst + round_up(2 * BV * l.ld_s, 16);
   l.total = l.misc + 4 * 32;
   return l;
 }
