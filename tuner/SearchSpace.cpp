@@ -211,9 +211,22 @@ Expected<Candidate> pickDefault(const dsl::Spec& spec, const codegen::HeadDims& 
   const bool delta_sp = mode == codegen::Mode::Prefill && strategy == codegen::Strategy::StatePassing &&
                         spec.rule == dsl::UpdateRule::Delta;
   if (delta_sp) {
-    // The delta scan has no key slices, so its blocks come from V-tiles alone: start from BV = 32.
-    std::stable_partition(prefs.begin(), prefs.end(),
-                          [](const codegen::TuningConfig& c) { return c.chunk == 64 && c.block_v == 32; });
+    if (dtype != codegen::DType::FP32 && spec.decay != dsl::DecayKind::Vector) {
+      // The register scan, the WY prep and the register output kernel (16-bit, no per-key decay): C = 32,
+      // BV = 16 on 4 warps ranked first or within 9 % of it in all four long rows of delta_rule and
+      // gated_delta_rule on the H200 (0da4ece, bench/results/2026-12-03-h200/s11-delta-sp-kernels), where
+      // C = 64, BV = 32 ranked fourth or fifth, 13-25 % slower.
+      codegen::TuningConfig first;
+      first.chunk = 32;
+      first.block_v = 16;
+      first.warps = 4;
+      first.strategy = strategy;
+      prefs.insert(prefs.begin(), first);
+    } else {
+      // The delta scan has no key slices, so its blocks come from V-tiles alone: start from BV = 32.
+      std::stable_partition(prefs.begin(), prefs.end(),
+                            [](const codegen::TuningConfig& c) { return c.chunk == 64 && c.block_v == 32; });
+    }
     for (codegen::TuningConfig& c : prefs) c.block_k = codegen::TuningConfig{}.block_k;
   }
   // codegen::defaultConfig's order for the fused strategy.

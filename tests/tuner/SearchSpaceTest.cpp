@@ -64,7 +64,7 @@ TEST(SearchSpace, EveryCandidateIsAcceptedByCodegenAndFitsSharedMemory) {
 
 TEST(SearchSpace, DeltaRulesSearchStatePassingWithoutKeySlices) {
   // The delta scan reads every key row (v_new = U - W S): BK is not searched, so each (C, BV, warps) has
-  // one state-passing candidate, and the state-passing default starts from BV = 32.
+  // one state-passing candidate; the 16-bit state-passing default is C = 32, BV = 16 (pickDefault says why).
   dsl::Spec spec = test::variant("gated_delta_rule");
   SearchSpace s = enumerateSearchSpace(spec, {128, 128}, DType::BF16, Mode::Prefill, DeviceLimits::forArch("sm_90"));
   std::set<std::tuple<int, int, int, int>> seen;
@@ -77,7 +77,8 @@ TEST(SearchSpace, DeltaRulesSearchStatePassingWithoutKeySlices) {
         << describeConfig(c.config);
     if (c.is_default) {
       sp_default = true;
-      EXPECT_EQ(c.config.block_v, 32);
+      EXPECT_EQ(c.config.chunk, 32);
+      EXPECT_EQ(c.config.block_v, 16);
     }
   }
   EXPECT_GT(sp, 0);
@@ -201,12 +202,28 @@ TEST(SearchSpace, DefaultsFallBackUntilTheyFit) {
                            DeviceLimits::forArch("sm_90"));
   ASSERT_FALSE(based.ok());
   EXPECT_TRUE(contains(based.error(), "shared memory")) << based.error();
-  // Delta rules have a state-passing default too: BV = 32 (the scan's only source of blocks), no key slices.
+  // kda (per-key decay) keeps the delta state-passing default of C = 64, BV = 32: no key slices.
   auto sp = pickDefault(test::variant("kda"), {128, 128}, DType::BF16, Mode::Prefill, Strategy::StatePassing,
                         DeviceLimits::forArch("sm_90"));
   ASSERT_TRUE(sp.ok()) << sp.error();
   EXPECT_EQ(sp->config.block_v, 32);
   EXPECT_EQ(sp->config.block_k, codegen::TuningConfig{}.block_k);
+  // 16-bit delta rules without a per-key decay (the register scan, WY prep and register output kernel):
+  // C = 32, BV = 16 on 4 warps, measured best or near it at T = 16k and 64k; fp32 keeps C = 64, BV = 32.
+  for (const char* v : {"delta_rule", "gated_delta_rule"}) {
+    auto d16 = pickDefault(test::variant(v), {128, 128}, DType::BF16, Mode::Prefill, Strategy::StatePassing,
+                           DeviceLimits::forArch("sm_90"));
+    ASSERT_TRUE(d16.ok()) << d16.error();
+    EXPECT_EQ(d16->config.chunk, 32) << v;
+    EXPECT_EQ(d16->config.block_v, 16) << v;
+    EXPECT_EQ(d16->config.warps, 4) << v;
+    EXPECT_EQ(d16->config.block_k, codegen::TuningConfig{}.block_k) << v;
+    auto d32 = pickDefault(test::variant(v), {128, 128}, DType::FP32, Mode::Prefill, Strategy::StatePassing,
+                           DeviceLimits::forArch("sm_90"));
+    ASSERT_TRUE(d32.ok()) << d32.error();
+    EXPECT_EQ(d32->config.chunk, 64) << v;
+    EXPECT_EQ(d32->config.block_v, 32) << v;
+  }
   // 16-bit delta rules without a per-key decay take the register-state kernel: C = 32, BV = 64 first, as
   // codegen::defaultConfig orders them; fp32 keeps C = 64.
   for (const char* v : {"delta_rule", "gated_delta_rule"}) {
