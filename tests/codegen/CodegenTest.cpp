@@ -198,6 +198,20 @@ TEST(Codegen, DeltaRuleStatePassingEmitsPrepScanThenOutput) {
     ASSERT_TRUE(d.ok()) << d.error();
     EXPECT_EQ(d->kernels[1].grid[2].evaluate({{"KF", 128}, {"BK", 64}}).value(), 1);
     const int eb = w.dtype == DType::FP32 ? 4 : 2;
+    // 16-bit delta rules without a per-key decay launch the prep on the WY body and the output kernel on the
+    // register body (layout.cuh wy_prep_applies, output_regs_applies); kda in fp32 keeps the phase kernels.
+    const bool regs = w.dtype != DType::FP32 && !w.vec;
+    const int W = cfg.warps, outBV = kern::output_block_v(128, 128, 32, 32, 128, W, w.vec, false, eb);
+    EXPECT_EQ(d->kernels[0].smem_bytes,
+              regs ? kern::wy_layout(128, 128, 32, W).total
+                   : kern::chunk_layout(kern::ChunkKernel::Prep, 128, 128, 32, kern::delta_prep_block_v(128, 128), W,
+                                        w.vec, true, false, eb)
+                         .bytes())
+        << w.variant;
+    EXPECT_EQ(d->kernels[2].smem_bytes,
+              regs ? kern::output_regs_layout(128, 32, outBV, W).total
+                   : kern::chunk_layout(kern::ChunkKernel::Output, 128, 128, 32, outBV, W, w.vec, true, false, eb).bytes())
+        << w.variant;
     for (int64_t nc : {1, 7, 513}) {
       auto bytes = d->workspace_bytes.evaluate({{"NC", nc}, {"H", 3}, {"KF", 128}, {"V", 128}, {"C", 32}});
       ASSERT_TRUE(bytes.ok()) << bytes.error();

@@ -230,6 +230,41 @@ TEST(KernelLayout, DeltaScanRingDepthSizesOnlyTheRegisterScan) {
   EXPECT_FALSE(kern::delta_regscan_shape_ok(48, 16, 16, 4));  // 4 slices of 12 keys: not whole k16 steps
 }
 
+/// The delta prep takes the WY body and the output kernel the register body only where their predicates
+/// hold, and each launch is sized for the body it takes.
+TEST(KernelLayout, DeltaPrepAndOutputBodies) {
+  // K = V = 128, 16-bit, raw/l2norm k, no per-key decay: the WY prep up to C = 64.
+  EXPECT_TRUE(kern::wy_prep_applies(2, true, false, false, 128, 128, 128, 64));
+  EXPECT_FALSE(kern::wy_prep_applies(2, true, false, false, 128, 128, 128, 128));  // fp32 A and T would not fit
+  EXPECT_FALSE(kern::wy_prep_applies(2, true, true, false, 128, 128, 128, 64));    // per-key decay (kda)
+  EXPECT_FALSE(kern::wy_prep_applies(4, true, false, false, 128, 128, 128, 64));   // fp32
+  EXPECT_FALSE(kern::wy_prep_applies(2, false, false, false, 128, 128, 128, 64));  // a map beyond l2norm
+  EXPECT_FALSE(kern::wy_prep_applies(2, true, false, false, 128, 128, 36, 64));    // V % 8 != 0
+  EXPECT_EQ(kern::delta_prep_smem_bytes(128, 128, 128, 64, 4, true, false, false, 2), kern::wy_layout(128, 128, 64, 4).total);
+  EXPECT_EQ(kern::delta_prep_smem_bytes(128, 128, 128, 64, 4, true, true, false, 2),
+            kern::chunk_layout(kern::ChunkKernel::Prep, 128, 128, 64, kern::delta_prep_block_v(128, 128), 4, true, true,
+                               false, 2)
+                .bytes());
+  // The register output kernel: delta rules only, whole 16-column groups per warp.
+  EXPECT_TRUE(kern::output_regs_applies(2, true, true, true, false, false, 128, 128, 128, 64, 128, 4));
+  EXPECT_FALSE(kern::output_regs_applies(2, false, true, true, false, false, 128, 128, 128, 64, 128, 4));  // additive
+  EXPECT_FALSE(kern::output_regs_applies(2, true, true, true, true, false, 128, 128, 128, 64, 128, 4));   // kda
+  EXPECT_FALSE(kern::output_regs_applies(2, true, true, true, false, true, 128, 128, 128, 64, 128, 4));   // normalizer
+  EXPECT_FALSE(kern::output_regs_applies(2, true, false, true, false, false, 128, 128, 128, 64, 128, 4));  // q map
+  EXPECT_FALSE(kern::output_regs_applies(2, true, true, true, false, false, 128, 128, 128, 16, 16, 8));  // 2-column groups
+  const kern::OutputRegsSplit a = kern::output_regs_split(64, 128, 4), b = kern::output_regs_split(32, 128, 8),
+                              c = kern::output_regs_split(128, 64, 4);
+  EXPECT_EQ(a.rw * 100 + a.cg * 10 + a.spw, 411);
+  EXPECT_EQ(a.bvw, 128);
+  EXPECT_EQ(b.rw * 100 + b.cg * 10 + b.spw, 241);
+  EXPECT_EQ(b.bvw, 32);
+  EXPECT_EQ(c.rw * 100 + c.cg * 10 + c.spw, 412);
+  EXPECT_EQ(kern::output_smem_bytes(128, 128, 128, 64, 128, 4, true, true, true, false, false, 2),
+            kern::output_regs_layout(128, 64, 128, 4).total);
+  EXPECT_EQ(kern::output_smem_bytes(128, 128, 128, 64, 128, 4, true, true, true, false, false, 4),
+            kern::chunk_layout(kern::ChunkKernel::Output, 128, 128, 64, 128, 4, false, true, false, 4).bytes());
+}
+
 /// The state scan's slice: BK rows when BK is below K'p, else all of K'p; its S holds only those rows.
 TEST(KernelLayout, ScanSliceRows) {
   EXPECT_EQ(kern::scan_slice_rows(128, 64), 64);
