@@ -481,7 +481,9 @@ LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
       });
     }
     cp_async_wait_group<NS - 2>();
-    block_sync();  // chunk c has landed; stage (c - 1) % NS, red and vn are free (their readers passed this)
+    // Chunk c has landed and the state tile is whole; stage (c - 1) % NS and vn are free (their readers
+    // passed this). The tile itself was free to rewrite: its readers passed the previous v_new barrier.
+    block_sync();
     fetch(c + NS - 1, (c + NS - 1) % NS);
     // v_new = U - W S for the group's 16 columns, row stripes I = ks, ks + KS, ... of the chunk: each warp
     // takes whole stripes over every key row, the B fragments from the staged state tile, so no partial
