@@ -10,7 +10,8 @@
 //   gated_delta_rule's f: V = 40, so the last U tile of chunk_fwd_wy is 8 columns wide, on 2 warps;
 //   delta_rule's g: two stripes per warp (C = 64 on 2 warps).
 //   gated_delta_rule's h and kda's d: the register-state delta scan with four key slices (BV = 16, 4 warps)
-//   and rings of 3 and 4 stages.
+//   and rings of 3 and 4 stages; gated_delta_rule's i: C = 16 through the state-passing WY prep, the
+//   register scan and the register output kernel.
 // Each case also runs under a second fiber schedule and must give bit-identical results, which catches
 // missing barriers.
 #include <dlfcn.h>
@@ -267,6 +268,7 @@ std::vector<EmuCase> cases() {
   out.push_back({"gated_delta_rule", "f"});
   out.push_back({"delta_rule", "g"});
   out.push_back({"gated_delta_rule", "h"});
+  out.push_back({"gated_delta_rule", "i"});
   out.push_back({"kda", "d"});
   out.push_back({"gla", "g"});
   return out;
