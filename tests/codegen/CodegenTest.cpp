@@ -210,7 +210,8 @@ TEST(Codegen, DeltaRuleStatePassingEmitsPrepScanThenOutput) {
         << w.variant;
     EXPECT_EQ(d->kernels[2].smem_bytes,
               regs ? kern::output_regs_layout(128, 32, outBV, W).total
-                   : kern::chunk_layout(kern::ChunkKernel::Output, 128, 128, 32, outBV, W, w.vec, true, false, eb).bytes())
+                   : kern::chunk_layout(kern::ChunkKernel::Output, 128, 128, 32, outBV, W, w.vec, true, false, eb)
+                         .bytes())
         << w.variant;
     for (int64_t nc : {1, 7, 513}) {
       auto bytes = d->workspace_bytes.evaluate({{"NC", nc}, {"H", 3}, {"KF", 128}, {"V", 128}, {"C", 32}});

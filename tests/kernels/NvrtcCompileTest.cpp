@@ -240,7 +240,8 @@ TEST(KernelLayout, DeltaPrepAndOutputBodies) {
   EXPECT_FALSE(kern::wy_prep_applies(4, true, false, false, 128, 128, 128, 64));   // fp32
   EXPECT_FALSE(kern::wy_prep_applies(2, false, false, false, 128, 128, 128, 64));  // a map beyond l2norm
   EXPECT_FALSE(kern::wy_prep_applies(2, true, false, false, 128, 128, 36, 64));    // V % 8 != 0
-  EXPECT_EQ(kern::delta_prep_smem_bytes(128, 128, 128, 64, 4, true, false, false, 2), kern::wy_layout(128, 128, 64, 4).total);
+  EXPECT_EQ(kern::delta_prep_smem_bytes(128, 128, 128, 64, 4, true, false, false, 2),
+            kern::wy_layout(128, 128, 64, 4).total);
   EXPECT_EQ(kern::delta_prep_smem_bytes(128, 128, 128, 64, 4, true, true, false, 2),
             kern::chunk_layout(kern::ChunkKernel::Prep, 128, 128, 64, kern::delta_prep_block_v(128, 128), 4, true, true,
                                false, 2)
@@ -251,7 +252,8 @@ TEST(KernelLayout, DeltaPrepAndOutputBodies) {
   EXPECT_FALSE(kern::output_regs_applies(2, true, true, true, true, false, 128, 128, 128, 64, 128, 4));   // kda
   EXPECT_FALSE(kern::output_regs_applies(2, true, true, true, false, true, 128, 128, 128, 64, 128, 4));   // normalizer
   EXPECT_FALSE(kern::output_regs_applies(2, true, false, true, false, false, 128, 128, 128, 64, 128, 4));  // q map
-  EXPECT_FALSE(kern::output_regs_applies(2, true, true, true, false, false, 128, 128, 128, 16, 16, 8));  // 2-column groups
+  // Eight warps on one stripe of a 16-wide tile: 2-column groups.
+  EXPECT_FALSE(kern::output_regs_applies(2, true, true, true, false, false, 128, 128, 128, 16, 16, 8));
   const kern::OutputRegsSplit a = kern::output_regs_split(64, 128, 4), b = kern::output_regs_split(32, 128, 8),
                               c = kern::output_regs_split(128, 64, 4);
   EXPECT_EQ(a.rw * 100 + a.cg * 10 + a.spw, 411);

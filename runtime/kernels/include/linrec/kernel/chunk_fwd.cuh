@@ -118,14 +118,6 @@ LINREC_DEV void chunk_fwd_fused(const FwdParams& p) {
   x.store_state(p.ht, sbase, X::V, p.zt, zbase);
 }
 
-/// The state-passing workspace layout for this Variant and Config.
-template <class Variant, class Config>
-LINREC_DEV StatePassingWs sp_ws(const FwdParams& p) {
-  return state_passing_ws(p.num_chunks_total, p.H, Variant::KF, Variant::V, Variant::kNormalize,
-                          Config::kDType == DType::FP32 ? 4 : 2, Config::C, Variant::kDecay != DecayKind::None,
-                          Variant::kDecay == DecayKind::Vector, Variant::kDelta);
-}
-
 /// State passing, stage 0 (variants with a decay): for chunk blockIdx.y of its sequence, evaluates the
 /// decay gates and their within-chunk cumsum b once (the scan and the output kernel's V-tiles would each
 /// redo it, the scan on its critical path) and writes b to the workspace. Grid (N * H, ceil(T / C)).
@@ -408,7 +400,7 @@ LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
   constexpr int C = X::C, BV = X::BV, NT = X::NT, W = X::W, KF = X::KF, KFP = X::KFP, V = X::V, MT = C / 16;
   constexpr DeltaRegScanSplit sp = delta_regscan_split(KF, BV, W);
   constexpr int VG = sp.vg, KS = sp.ks, SR = sp.sr;
-  constexpr DeltaRegScanLayout SL = delta_regscan_layout(KF, C, BV, W, Config::Stages);
+  constexpr DeltaRegScanLayout SL = delta_regscan_layout(KF, C, BV, Config::Stages);
   constexpr int NS = SL.ns;
   static_assert(SL.total <= X::L.total, "chunk_delta_scan_regs: the scan's launch size must cover its layout");
   X x(p);

@@ -58,6 +58,14 @@ LINREC_DEV long long first_chunk_index(const FwdParams& p, int n, long long* slo
   return block_sum_ll<NT>(s, slot);
 }
 
+/// The state-passing workspace layout for this Variant and Config.
+template <class Variant, class Config>
+LINREC_DEV StatePassingWs sp_ws(const FwdParams& p) {
+  return state_passing_ws(p.num_chunks_total, p.H, Variant::KF, Variant::V, Variant::kNormalize,
+                          Config::kDType == DType::FP32 ? 4 : 2, Config::C, Variant::kDecay != DecayKind::None,
+                          Variant::kDecay == DecayKind::Vector, Variant::kDelta);
+}
+
 /// The block-wide state of one chunk kernel and its phases. Kind selects which regions exist.
 template <class Variant, class Config, ChunkKernel Kind>
 struct Chunk {

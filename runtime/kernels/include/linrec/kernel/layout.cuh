@@ -311,8 +311,8 @@ LINREC_HD constexpr DeltaRegScanSplit delta_regscan_split(int KF, int BV, int wa
   return s;
 }
 /// Whether that split exists: BV a multiple of 16 with at most one group per warp, key slices of whole
-/// k16 steps, at most 64 state accumulators per thread (sr <= 128), C <= 128; and at most 4 warps: on the H200 (2026-12-03, delta_rule B=1 T=64k) every 8-warp config ran
-/// slower than the shared-memory scan did (C=128 BV=16 W=8: 4.69 against 3.97 ms; C=64 BV=16 W=8: 5.09
+/// k16 steps, at most 64 state accumulators per thread (sr <= 128), C <= 128; and at most 4 warps: on the
+/// H200 (2026-12-03, delta_rule B=1 T=64k) every 8-warp config ran slower than the shared-memory scan did (C=128 BV=16 W=8: 4.69 against 3.97 ms; C=64 BV=16 W=8: 5.09
 /// against 4.75), while the 4-warp ones gained (C=64 BV=32 W=4: 4.29 against 6.41 ms).
 LINREC_HD constexpr bool delta_regscan_shape_ok(int KF, int C, int BV, int warps) {
   const DeltaRegScanSplit s = delta_regscan_split(KF, BV, warps);
@@ -336,7 +336,7 @@ struct DeltaRegScanLayout {
 LINREC_HD constexpr int delta_regscan_stages(int stages) {
   return stages < 2 ? 2 : stages > 4 ? 4 : stages;
 }
-LINREC_HD constexpr DeltaRegScanLayout delta_regscan_layout(int KF, int C, int BV, int /*warps*/, int stages) {
+LINREC_HD constexpr DeltaRegScanLayout delta_regscan_layout(int KF, int C, int BV, int stages) {
   DeltaRegScanLayout l{};
   const int kfp = padded_feature_width(KF);
   l.ld_k = smem_row_stride(kfp, 2);
@@ -424,7 +424,7 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   }
   // Likewise the delta scan's register-state body (chunk_delta_scan_regs) in the scan's launch size.
   if (dscan && delta_regscan_applies(eb, normalize, KF, C, BV, warps)) {
-    const int regs = delta_regscan_layout(KF, C, BV, warps, stages).total;
+    const int regs = delta_regscan_layout(KF, C, BV, stages).total;
     if (regs > l.total) l.total = regs;
   }
   return l;

@@ -46,8 +46,7 @@ LINREC_DEV void chunk_output_regs(const FwdParams& p) {
   const int rows = seq.len - t0 < C ? seq.len - t0 : C;
   const long long row0 = (seq.bos + t0) * p.H + h;
   const long long slot = (first_chunk_index<C, NT>(p, n, reinterpret_cast<long long*>(sm + L.misc)) + c) * p.H + h;
-  const StatePassingWs ws = state_passing_ws(p.num_chunks_total, p.H, K, V, false, (int)sizeof(E), C, kDecay,
-                                             false, true);
+  const StatePassingWs ws = sp_ws<Variant, Config>(p);
   const unsigned char* const w = reinterpret_cast<const unsigned char*>(p.ws);
   load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs, LDK);
   load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks, LDK);

@@ -54,7 +54,7 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   if constexpr (kSp) {
     // The scratch region is free until the T solve; the block sum passes barriers, so it comes first.
     slot = (first_chunk_index<C, NT>(p, n, reinterpret_cast<long long*>(sm + L.scratch)) + blockIdx.y) * p.H + h;
-    sw = state_passing_ws(p.num_chunks_total, p.H, K, V, false, (int)sizeof(E), C, kDecay, false, true);
+    sw = sp_ws<Variant, Config>(p);
   }
   load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks, LDK);
   load_tile_async<D, C, V, NT>(p.v, row0 * V, (long long)p.H * V, rows, V, vs, LDV);
