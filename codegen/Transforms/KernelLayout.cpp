@@ -171,8 +171,8 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                   "linrec::kern::chunk_delta_prep",
                   fwdHeader,
                   {"N*H", "cdiv(T,C)", "1"},
-                  kern::delta_prep_smem_bytes(K, KF, static_cast<int>(t.V), C, W, t.rawK, t.vectorDecay,
-                                              t.normalize, t.elemBytes)});
+                  kern::delta_prep_smem_bytes(K, KF, static_cast<int>(t.V), C, W, t.rawQ, t.rawK, t.vectorDecay,
+                                              t.normalize, t.elemBytes, outBV)});
   else if (t.hasDecay)
     plans.push_back(StagePlan{KernelStage::ChunkLocal,
                               "fwdgates",

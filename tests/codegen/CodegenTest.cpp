@@ -198,12 +198,14 @@ TEST(Codegen, DeltaRuleStatePassingEmitsPrepScanThenOutput) {
     ASSERT_TRUE(d.ok()) << d.error();
     EXPECT_EQ(d->kernels[1].grid[2].evaluate({{"KF", 128}, {"BK", 64}}).value(), 1);
     const int eb = w.dtype == DType::FP32 ? 4 : 2;
-    // 16-bit delta rules without a per-key decay launch the prep on the WY body and the output kernel on the
-    // register body (layout.cuh wy_prep_applies, output_regs_applies); kda in fp32 keeps the phase kernels.
-    const bool regs = w.dtype != DType::FP32 && !w.vec;
+    // 16-bit delta rules launch the prep on the WY body and the output kernel on the register body (layout.cuh
+    // wy_prep_applies, output_regs_applies; kda too, with the per-key layout); kda in fp32 keeps the phase kernels.
     const int W = cfg.warps, outBV = kern::output_block_v(128, 128, 32, 32, 128, W, w.vec, false, eb);
+    const bool regs =
+        w.dtype != DType::FP32 && (!w.vec || kern::vec_wy_applies(eb, true, true, false, 128, 128, 128, 32, outBV, W));
+    if (w.vec && w.dtype != DType::FP32) EXPECT_TRUE(regs) << W;
     EXPECT_EQ(d->kernels[0].smem_bytes,
-              regs ? kern::wy_layout(128, 128, 32, W).total
+              regs ? kern::wy_layout(128, 128, 32, W, w.vec).total
                    : kern::chunk_layout(kern::ChunkKernel::Prep, 128, 128, 32, kern::delta_prep_block_v(128, 128), W,
                                         w.vec, true, false, eb)
                          .bytes())

@@ -268,8 +268,8 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
   if (f.decay || f.delta) {
     const int smem_gates =
         // Either prep body (raw k or not): the larger launch suits both (the harness does not know k's map).
-        f.delta ? std::max(kern::delta_prep_smem_bytes(K, KF, V, s.C, s.Warps, true, f.vec, f.norm, eb),
-                           kern::delta_prep_smem_bytes(K, KF, V, s.C, s.Warps, false, f.vec, f.norm, eb))
+        f.delta ? std::max(kern::delta_prep_smem_bytes(K, KF, V, s.C, s.Warps, true, true, f.vec, f.norm, eb, out_bv),
+                           kern::delta_prep_smem_bytes(K, KF, V, s.C, s.Warps, false, false, f.vec, f.norm, eb, out_bv))
                 : kern::chunk_layout(kern::ChunkKernel::Gates, K, KF, s.C, s.BV, s.Warps, f.vec, f.delta, f.norm, eb)
                       .bytes();
     LINREC_TRY(dev.launch(gates, gx, gz, 1, threads, static_cast<unsigned>(smem_gates), &p, sizeof(p)));

@@ -233,23 +233,49 @@ TEST(KernelLayout, DeltaScanRingDepthSizesOnlyTheRegisterScan) {
 /// The delta prep takes the WY body and the output kernel the register body only where their predicates
 /// hold, and each launch is sized for the body it takes.
 TEST(KernelLayout, DeltaPrepAndOutputBodies) {
-  // K = V = 128, 16-bit, raw/l2norm k, no per-key decay: the WY prep up to C = 64.
-  EXPECT_TRUE(kern::wy_prep_applies(2, true, false, false, 128, 128, 128, 64));
-  EXPECT_FALSE(kern::wy_prep_applies(2, true, false, false, 128, 128, 128, 128));  // fp32 A and T would not fit
-  EXPECT_FALSE(kern::wy_prep_applies(2, true, true, false, 128, 128, 128, 64));    // per-key decay (kda)
-  EXPECT_FALSE(kern::wy_prep_applies(4, true, false, false, 128, 128, 128, 64));   // fp32
-  EXPECT_FALSE(kern::wy_prep_applies(2, false, false, false, 128, 128, 128, 64));  // a map beyond l2norm
-  EXPECT_FALSE(kern::wy_prep_applies(2, true, false, false, 128, 128, 36, 64));    // V % 8 != 0
-  EXPECT_EQ(kern::delta_prep_smem_bytes(128, 128, 128, 64, 4, true, false, false, 2),
+  // K = V = 128, 16-bit, raw/l2norm k, no per-key decay: the WY prep up to C = 64 (wy_prep_applies's
+  // arguments: elem_bytes, raw_q, raw_k, vector_decay, normalize, K, KF, V, C, out_bv, warps).
+  EXPECT_TRUE(kern::wy_prep_applies(2, true, true, false, false, 128, 128, 128, 64, 128, 4));
+  EXPECT_FALSE(kern::wy_prep_applies(2, true, true, false, false, 128, 128, 128, 128, 128, 4));  // fp32 A, T
+  EXPECT_FALSE(kern::wy_prep_applies(4, true, true, false, false, 128, 128, 128, 64, 128, 4));   // fp32
+  EXPECT_FALSE(kern::wy_prep_applies(2, true, false, false, false, 128, 128, 128, 64, 128, 4));  // a k map
+  EXPECT_FALSE(kern::wy_prep_applies(2, true, true, false, false, 128, 128, 36, 64, 128, 4));    // V % 8 != 0
+  // Without a per-key decay neither q's map nor the output split matters to the prep.
+  EXPECT_TRUE(kern::wy_prep_applies(2, false, true, false, false, 128, 128, 128, 64, 16, 8));
+  // A per-key decay (kda): the prep forms the scores for chunk_output_regs, so it takes the WY body exactly
+  // where that kernel takes its register body: q raw or l2norm too, C <= K, and the output's split.
+  EXPECT_TRUE(kern::wy_prep_applies(2, true, true, true, false, 128, 128, 128, 64, 128, 4));
+  EXPECT_FALSE(kern::wy_prep_applies(2, false, true, true, false, 128, 128, 128, 64, 128, 4));  // a q map
+  EXPECT_FALSE(kern::wy_prep_applies(2, true, true, true, false, 32, 32, 128, 64, 128, 4));     // C > K
+  EXPECT_FALSE(kern::wy_prep_applies(2, true, true, true, false, 128, 128, 128, 16, 16, 8));    // no split
+  for (int C : {16, 32, 64})
+    for (int W : {2, 4, 8})
+      for (int bv : {16, 32, 64, 128})
+        for (bool rq : {false, true})
+          EXPECT_EQ(kern::wy_prep_applies(2, rq, true, true, false, 128, 128, 128, C, bv, W),
+                    kern::output_regs_applies(2, true, rq, true, true, false, 128, 128, 128, C, bv, W))
+              << C << " " << W << " " << bv;
+  EXPECT_EQ(kern::delta_prep_smem_bytes(128, 128, 128, 64, 4, true, true, false, false, 2, 128),
             kern::wy_layout(128, 128, 64, 4).total);
-  EXPECT_EQ(kern::delta_prep_smem_bytes(128, 128, 128, 64, 4, true, true, false, 2),
+  EXPECT_EQ(kern::delta_prep_smem_bytes(128, 128, 128, 64, 4, true, true, true, false, 2, 128),
+            kern::wy_layout(128, 128, 64, 4, true).total);
+  EXPECT_EQ(kern::delta_prep_smem_bytes(128, 128, 128, 64, 4, true, true, true, false, 4, 128),
             kern::chunk_layout(kern::ChunkKernel::Prep, 128, 128, 64, kern::delta_prep_block_v(128, 128), 4, true, true,
-                               false, 2)
+                               false, 4)
                 .bytes());
+  // The per-key layout fits an H100 block at C = 64, and T lives over k+ and k- (dead once A is formed).
+  const kern::WyLayout wv = kern::wy_layout(128, 128, 64, 4, true);
+  EXPECT_LE(wv.total, 227 * 1024);
+  EXPECT_EQ(wv.tf, wv.kp);
+  EXPECT_EQ(wv.tb, wv.km);
+  EXPECT_GE(wv.km - wv.kp, 4 * 64 * wv.ld_a);
+  EXPECT_GE(wv.bt - wv.km, 2 * 64 * wv.ld_t);
   // The register output kernel: delta rules only, whole 16-column groups per warp.
   EXPECT_TRUE(kern::output_regs_applies(2, true, true, true, false, false, 128, 128, 128, 64, 128, 4));
   EXPECT_FALSE(kern::output_regs_applies(2, false, true, true, false, false, 128, 128, 128, 64, 128, 4));  // additive
-  EXPECT_FALSE(kern::output_regs_applies(2, true, true, true, true, false, 128, 128, 128, 64, 128, 4));   // kda
+  EXPECT_TRUE(kern::output_regs_applies(2, true, true, true, true, false, 128, 128, 128, 64, 128, 4));    // kda
+  EXPECT_FALSE(kern::output_regs_applies(2, true, true, true, true, false, 128, 128, 128, 64, 128, 4) &&
+               !kern::vec_wy_applies(2, true, true, false, 128, 128, 128, 64, 128, 4));
   EXPECT_FALSE(kern::output_regs_applies(2, true, true, true, false, true, 128, 128, 128, 64, 128, 4));   // normalizer
   EXPECT_FALSE(kern::output_regs_applies(2, true, false, true, false, false, 128, 128, 128, 64, 128, 4));  // q map
   // Eight warps on one stripe of a 16-wide tile: 2-column groups.

@@ -8,6 +8,7 @@ struct Variant {
   static constexpr linrec::kern::FeatureMapKind kKMap = linrec::kern::FeatureMapKind::L2Norm;
   static constexpr linrec::kern::DecayKind kDecay = linrec::kern::DecayKind::Vector;
   static constexpr bool kDelta = true, kNormalize = false, kHasBeta = true;
+  static constexpr bool kQRaw = true, kKRaw = true;
   static constexpr float kNormEps = 1e-6f;
   static constexpr int kNumInputs = 2, kNumParams = 2;
   static constexpr unsigned kVecInputs = 2u;

@@ -553,12 +553,21 @@ struct DeltaPrepConfig : Config {
   static constexpr int BV = delta_prep_block_v(Variant::KF, Variant::V);
 };
 
+/// The output kernel's Config: output_block_v's value tile (grid y = ceil(V / it)).
+template <class Variant, class Config>
+struct OutputConfig : Config {
+  static constexpr int BV =
+      output_block_v(Variant::K, Variant::KF, Config::C, Config::BV, Variant::V, Config::Warps,
+                     Variant::kDecay == DecayKind::Vector, Variant::kNormalize, Config::kDType == DType::FP32 ? 4 : 2);
+};
+
 /// Whether chunk_delta_prep takes the WY kernel's body (wy.cuh; layout.cuh wy_prep_applies).
 template <class Variant, class Config>
 LINREC_HD constexpr bool delta_prep_in_wy() {
-  return Variant::kDelta && wy_prep_applies(Config::kDType == DType::FP32 ? 4 : 2, kRowOperand<Variant, false>,
-                                            Variant::kDecay == DecayKind::Vector, Variant::kNormalize, Variant::K,
-                                            Variant::KF, Variant::V, Config::C);
+  return Variant::kDelta && wy_prep_applies(Config::kDType == DType::FP32 ? 4 : 2, kRowOperand<Variant, true>,
+                                            kRowOperand<Variant, false>, Variant::kDecay == DecayKind::Vector,
+                                            Variant::kNormalize, Variant::K, Variant::KF, Variant::V, Config::C,
+                                            OutputConfig<Variant, Config>::BV, Config::Warps);
 }
 
 template <class Variant, class Config>
@@ -671,14 +680,6 @@ LINREC_DEV void chunk_delta_scan(const FwdParams& p) {
   }
   x.scan_final(0, p.ht, sbase, nullptr, 0);
 }
-
-/// The output kernel's Config: output_block_v's value tile (grid y = ceil(V / it)).
-template <class Variant, class Config>
-struct OutputConfig : Config {
-  static constexpr int BV =
-      output_block_v(Variant::K, Variant::KF, Config::C, Config::BV, Variant::V, Config::Warps,
-                     Variant::kDecay == DecayKind::Vector, Variant::kNormalize, Config::kDType == DType::FP32 ? 4 : 2);
-};
 
 /// Whether chunk_output takes chunk_output_regs (output_regs.cuh; layout.cuh output_regs_applies).
 template <class Variant, class Config>

@@ -30,6 +30,35 @@
 namespace linrec {
 namespace kern {
 
+/// b[r] <- the log decay at key d of row r0 + r of the chunk whose first token is tok0 (0 for rows >= rows, past
+/// the sequence). The batch's vector inputs are loaded first, at clamped indices and with no branch between
+/// them, so the loads overlap; the decay expression (a latency chain per row) then reads them from the context.
+template <class Variant, DType D, int GR>
+LINREC_DEV void vec_log_decays(const FwdParams& p, long long tok0, int rows, int h, int d, int r0, float (&b)[GR]) {
+  constexpr unsigned VM = VecInputMask<Variant>::value;
+  float pre[GR][kMaxInputs];
+  auto ctx_at = [&](int i) {
+    return TokenCtx{nullptr, nullptr, p.inputs, p.params, tok0 + (i < rows ? i : 0), h, p.H, Variant::K, D};
+  };
+#pragma unroll
+  for (int r = 0; r < GR; ++r) {
+    const TokenCtx ctx = ctx_at(r0 + r);
+#pragma unroll
+    for (int j = 0; j < kMaxInputs; ++j)
+      if ((VM >> j) & 1u) pre[r][j] = ctx.input_vec(j, d);
+  }
+#pragma unroll
+  for (int r = 0; r < GR; ++r) {
+    TokenCtx ctx = ctx_at(r0 + r);
+    ctx.vin_mask = VM;
+#pragma unroll
+    for (int j = 0; j < kMaxInputs; ++j)
+      if ((VM >> j) & 1u) ctx.vin[j] = pre[r][j];
+    const float x = Variant::decay(ctx, d);
+    b[r] = r0 + r < rows ? x : 0.0f;
+  }
+}
+
 /// Normalises whole rows of a 16-bit [rows][ld] tile in place, TPR threads per row in 16-byte vectors: x / sqrt(|x|^2 +
 /// 1e-6), as feature_map_row's l2norm (zero rows stay zero). All NT threads call it; a barrier must follow before other
 /// threads read the rows.
@@ -228,34 +257,10 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
                           : NT >= 2 * K && C / 2 >= 16 && C / 2 <= 32 ? 2
                                                                       : 1;
       constexpr int RPT = C / TPK;  // rows per thread
-      // Up to 32 rows per batch (the state's accumulators leave room for them). The batch's vector inputs
-      // are loaded first, at clamped indices and with no branch between them, so the loads overlap; the
-      // decay expression then reads them from the context.
+      // Up to 32 rows per batch (the state's accumulators leave room for them).
       constexpr int GR = RPT < 32 ? RPT : 32;
-      constexpr unsigned VM = VecInputMask<Variant>::value;
-      // b[r] <- the log decay of row r0 + r at key d (0 past the sequence).
       auto eval_batch = [&](int d, int r0, float(&b)[GR]) {
-        float pre[GR][kMaxInputs];
-        auto ctx_at = [&](int i) {
-          return TokenCtx{nullptr, nullptr, p.inputs, p.params, bos + t0 + (i < rows ? i : 0), h, p.H, K, D};
-        };
-#pragma unroll
-        for (int r = 0; r < GR; ++r) {
-          const TokenCtx ctx = ctx_at(r0 + r);
-#pragma unroll
-          for (int j = 0; j < kMaxInputs; ++j)
-            if ((VM >> j) & 1u) pre[r][j] = ctx.input_vec(j, d);
-        }
-#pragma unroll
-        for (int r = 0; r < GR; ++r) {
-          TokenCtx ctx = ctx_at(r0 + r);
-          ctx.vin_mask = VM;
-#pragma unroll
-          for (int j = 0; j < kMaxInputs; ++j)
-            if ((VM >> j) & 1u) ctx.vin[j] = pre[r][j];
-          const float x = Variant::decay(ctx, d);
-          b[r] = r0 + r < rows ? x : 0.0f;
-        }
+        vec_log_decays<Variant, D, GR>(p, bos + t0, rows, h, d, r0, b);
       };
       // Rows r0 .. r0 + GR - 1 (whole stripes) rescaled, b the in-chunk cumsum of their log decays.
       auto rescale = [&](int d, int r0, const float(&b)[GR]) {

@@ -201,24 +201,45 @@ LINREC_HD constexpr bool fused_regs_applies(int elem_bytes, bool bf16, bool delt
 /// chunk_fwd_wy's shared memory (wy.cuh): the chunk's k~ and v rows (16-bit), A and T in fp32 ([C][C + 1]:
 /// the solve reads rows by lane, and an odd stride keeps 16 rows in 16 banks), T rounded to the input type
 /// for the W and U products, b and beta ([C] fp32 each), and a 16 x 17 fp32 scratch block per warp.
+/// A per-key decay (vec, state passing only) adds q~, the row- and column-side rescaled keys k+ and k-
+/// (16-bit [C][K] each), b per row and key (fp32 [C][K + 4]), one word of stripe flags per warp, and fp32
+/// tables per key: e^{b_f(I)}, e^{b_last - b_e(I)} per stripe I and e^{b_f(I) - b_e(J)} per block J <= I
+/// (f, e: the stripe's first and last rows); T (fp32 and 16-bit) then lives over k+ and k-, which are dead
+/// once A is formed.
 struct WyLayout {
-  int ld_k = 0, ld_v = 0, ld_a = 0, ld_t = 0;
+  int ld_k = 0, ld_v = 0, ld_a = 0, ld_t = 0, ld_b = 0;
   int k = 0, v = 0, a = 0, tf = 0, tb = 0, g = 0, scratch = 0, total = 0;
+  int q = 0, kp = 0, km = 0, bt = 0, flag = 0, tab = 0;
 };
-LINREC_HD constexpr WyLayout wy_layout(int K, int V, int C, int warps) {
+LINREC_HD constexpr WyLayout wy_layout(int K, int V, int C, int warps, bool vec = false) {
   WyLayout l{};
   l.ld_k = smem_row_stride(K, 2);
   l.ld_v = smem_row_stride(V, 2);
   l.ld_a = C + 1;
   l.ld_t = smem_row_stride(C, 2);
+  l.ld_b = K + 4;
+  const int ktile = round_up(2 * C * l.ld_k, 16), tf = round_up(4 * C * l.ld_a, 16), tb = round_up(2 * C * l.ld_t, 16);
   l.k = 0;
-  l.v = l.k + round_up(2 * C * l.ld_k, 16);
+  l.v = l.k + ktile;
   l.a = l.v + round_up(2 * C * l.ld_v, 16);
-  l.tf = l.a + round_up(4 * C * l.ld_a, 16);
-  l.tb = l.tf + round_up(4 * C * l.ld_a, 16);
-  l.g = l.tb + round_up(2 * C * l.ld_t, 16);
+  if (vec) {
+    l.q = l.a + tf;
+    l.kp = l.q + ktile;
+    l.km = l.kp + (ktile > tf ? ktile : tf);
+    l.bt = l.km + (ktile > tb ? ktile : tb);
+    l.tf = l.kp;
+    l.tb = l.km;
+    l.g = l.bt + round_up(4 * C * l.ld_b, 16);
+  } else {
+    l.tf = l.a + tf;
+    l.tb = l.tf + tf;
+    l.g = l.tb + tb;
+  }
   l.scratch = l.g + round_up(4 * 2 * C, 16);
-  l.total = l.scratch + 4 * warps * 16 * 17;
+  l.flag = l.scratch + 4 * warps * 16 * 17;
+  const int nb = C / 16;
+  l.tab = l.flag + (vec ? round_up(4 * warps, 16) : 0);
+  l.total = l.tab + (vec ? round_up(4 * K * (2 * nb + nb * (nb + 1) / 2), 16) : 0);
   return l;
 }
 
@@ -430,27 +451,6 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   return l;
 }
 
-/// Whether delta-rule state passing solves its chunks with the WY kernel (wy.cuh: T = (I + A)^-1 formed once,
-/// W and U as tensor-core products) instead of chunk_delta_prep's slice-by-slice solve: 16-bit inputs, k~ the
-/// raw row or its l2 normalisation, no per-key decay, no normalizer, and C <= 64 (A and T in fp32, see
-/// fused_regs_applies). The kernel's dispatch (chunk_fwd.cuh delta_prep_in_wy) and delta_prep_smem_bytes
-/// both ask. On the H200 the slice solve took 566 us of gated_delta_rule's 1.73 ms at B = 2, T = 16k.
-LINREC_HD constexpr bool wy_prep_applies(int elem_bytes, bool raw_k, bool vector_decay, bool normalize, int K, int KF,
-                                         int V, int C) {
-  return elem_bytes == 2 && raw_k && !vector_decay && !normalize && KF == K && K % 16 == 0 && V % 8 == 0 &&
-         C % 16 == 0 && C <= 64;
-}
-
-/// Dynamic shared memory of the delta-rule prep launch (chunk_fwd.cuh chunk_delta_prep) for either body.
-LINREC_HD constexpr int delta_prep_smem_bytes(int K, int KF, int V, int C, int warps, bool raw_k, bool vector_decay,
-                                              bool normalize, int elem_bytes) {
-  return wy_prep_applies(elem_bytes, raw_k, vector_decay, normalize, K, KF, V, C)
-             ? wy_layout(K, V, C, warps).total
-             : chunk_layout(ChunkKernel::Prep, K, KF, C, delta_prep_block_v(KF, V), warps, vector_decay, true,
-                            normalize, elem_bytes)
-                   .bytes();
-}
-
 /// The state-passing output kernel's value tile: 128 or 64 when wider than the config's BV, no wider than V
 /// needs (the smallest power of two covering it) and when its layout fits 227 KiB (an H100 block), else BV.
 /// The scans are latency bound and want narrow tiles for parallelism (the delta scan has no key slices at
@@ -484,17 +484,57 @@ LINREC_HD constexpr OutputRegsSplit output_regs_split(int C, int BV, int warps) 
   s.bvw = s.cg > 0 ? BV / s.cg : 0;
   return s;
 }
+/// Whether the split covers the stripes and 16-column groups evenly.
+LINREC_HD constexpr bool output_regs_split_ok(int C, int BV, int warps) {
+  const OutputRegsSplit s = output_regs_split(C, BV, warps);
+  return C % 16 == 0 && s.rw > 0 && s.rw * s.cg == warps && s.rs % s.rw == 0 && BV % s.cg == 0 && s.bvw % 16 == 0 &&
+         s.bvw <= 128;
+}
+
+/// Whether a delta rule with a per-key decay (kda) takes the WY prep and chunk_output_regs, which go together:
+/// the prep forms the chunk's scores q~ k~^T (.) e^{b_i - b_j} itself (the products need b per key, so the
+/// output kernel would otherwise redo them per value tile) and writes them with q~ e^b where the phase
+/// kernels keep b. 16-bit inputs, q~ and k~ raw or l2-normalised, no normalizer, C <= 64 and C <= K (the
+/// scores fit the gate slot, state_passing_ws), and the output split for its value tile out_bv.
+LINREC_HD constexpr bool vec_wy_applies(int elem_bytes, bool raw_q, bool raw_k, bool normalize, int K, int KF, int V,
+                                        int C, int out_bv, int warps) {
+  return elem_bytes == 2 && raw_q && raw_k && !normalize && KF == K && K % 16 == 0 && K <= 256 && V % 8 == 0 &&
+         C % 16 == 0 && C <= 64 && C <= K && output_regs_split_ok(C, out_bv, warps);
+}
+
+/// Whether delta-rule state passing solves its chunks with the WY kernel (wy.cuh: T = (I + A)^-1 formed once,
+/// W and U as tensor-core products) instead of chunk_delta_prep's slice-by-slice solve: 16-bit inputs, k~ the
+/// raw row or its l2 normalisation, no normalizer, and C <= 64 (A and T in fp32, see fused_regs_applies); a
+/// per-key decay as vec_wy_applies says (out_bv and warps: the output kernel's tile and warps). The kernel's
+/// dispatch (chunk_fwd.cuh delta_prep_in_wy) and delta_prep_smem_bytes both ask. On the H200 the slice
+/// solve took 566 us of gated_delta_rule's 1.73 ms at B = 2, T = 16k.
+LINREC_HD constexpr bool wy_prep_applies(int elem_bytes, bool raw_q, bool raw_k, bool vector_decay, bool normalize,
+                                         int K, int KF, int V, int C, int out_bv, int warps) {
+  if (vector_decay) return vec_wy_applies(elem_bytes, raw_q, raw_k, normalize, K, KF, V, C, out_bv, warps);
+  return elem_bytes == 2 && raw_k && !normalize && KF == K && K % 16 == 0 && V % 8 == 0 && C % 16 == 0 && C <= 64;
+}
+
+/// Dynamic shared memory of the delta-rule prep launch (chunk_fwd.cuh chunk_delta_prep) for either body.
+LINREC_HD constexpr int delta_prep_smem_bytes(int K, int KF, int V, int C, int warps, bool raw_q, bool raw_k,
+                                              bool vector_decay, bool normalize, int elem_bytes, int out_bv) {
+  return wy_prep_applies(elem_bytes, raw_q, raw_k, vector_decay, normalize, K, KF, V, C, out_bv, warps)
+             ? wy_layout(K, V, C, warps, vector_decay).total
+             : chunk_layout(ChunkKernel::Prep, K, KF, C, delta_prep_block_v(KF, V), warps, vector_decay, true,
+                            normalize, elem_bytes)
+                   .bytes();
+}
+
 /// Whether delta-rule state passing writes its outputs with chunk_output_regs (the kernel's dispatch and
-/// output_smem_bytes both ask): 16-bit inputs, q~ and k~ the raw rows or their l2 normalisation, no per-key
-/// decay, no normalizer, and a split whose warps cover the stripes and 16-column groups evenly. BV is the
-/// output kernel's value tile (output_block_v). The phase kernel's output took 574 us of gated_delta_rule's
-/// 1.73 ms at B = 2, T = 16k on the H200 (12 % occupancy, six barrier-separated phases).
+/// output_smem_bytes both ask): 16-bit inputs, q~ and k~ the raw rows or their l2 normalisation, no
+/// normalizer, and a split whose warps cover the stripes and 16-column groups evenly; a per-key decay only
+/// with the prep that forms the scores (vec_wy_applies). BV is the output kernel's value tile
+/// (output_block_v). The phase kernel's output took 574 us of gated_delta_rule's 1.73 ms at B = 2, T = 16k
+/// on the H200 (12 % occupancy, six barrier-separated phases).
 LINREC_HD constexpr bool output_regs_applies(int elem_bytes, bool delta, bool raw_q, bool raw_k, bool vector_decay,
                                              bool normalize, int K, int KF, int V, int C, int BV, int warps) {
-  const OutputRegsSplit s = output_regs_split(C, BV, warps);
-  return elem_bytes == 2 && delta && raw_q && raw_k && !vector_decay && !normalize && KF == K && K % 16 == 0 &&
-         K <= 256 && V % 8 == 0 && C % 16 == 0 && s.rw > 0 && s.rw * s.cg == warps && s.rs % s.rw == 0 &&
-         BV % s.cg == 0 && s.bvw % 16 == 0 && s.bvw <= 128;
+  if (vector_decay) return delta && vec_wy_applies(elem_bytes, raw_q, raw_k, normalize, K, KF, V, C, BV, warps);
+  return elem_bytes == 2 && delta && raw_q && raw_k && !normalize && KF == K && K % 16 == 0 && K <= 256 &&
+         V % 8 == 0 && output_regs_split_ok(C, BV, warps);
 }
 /// Its shared memory: q~ and k~ ([C][K]), the chunk's v_new ([C][BV]), the state entering the chunk for the
 /// value tile ([BV][K], as the scan stored it), b ([C] fp32) and first_chunk_index's block sum.
@@ -539,7 +579,10 @@ LINREC_HD constexpr int fused_smem_bytes(int K, int KF, int C, int BV, int warps
 ///   zs     [nct][H][K'] fp32, normalizer only: the normalizer state entering each chunk;
 ///   gates  [nct][H] x gate_ws_chunk_bytes: the gate pre-pass writes each chunk's within-chunk cumsum b
 ///                          (rows past a sequence's end repeat b_last), which the scan and the output
-///                          kernel load instead of evaluating the gate expressions.
+///                          kernel load instead of evaluating the gate expressions. Where vec_wy_applies
+///                          (kda on the WY prep) the slot holds instead q~ e^b ([C][K], input type) and
+///                          then the chunk's scores q~ k~^T (.) e^{b_i - b_j} ([C][C], input type; blocks
+///                          above the diagonal unwritten), 2 C (K + C) <= 4 C K bytes.
 /// Delta rules only (the prep kernel writes them, the scan reads them):
 ///   wy     [nct][H][C][K'p] input type: W = (I + Akk)^-1 diag(beta) (k~ Gamma);
 ///   kh     [nct][H][C][K'p] input type: k^ = k~ exp(b_last - b), the state update's operand;

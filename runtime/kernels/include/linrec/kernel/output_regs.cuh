@@ -10,6 +10,9 @@
 // stripes and a column group: it keeps its stripe's q~ fragments in registers, forms q~ S_c, and streams
 // the score blocks one 16 x 16 block at a time (masked and decayed in the accumulators, which are the A
 // fragments of the next product as they stand) into the v_new product. No scores are stored.
+// A per-key decay (kda) has no such product: its prep (wy.cuh) formed the scores and q~ e^b, and left them in
+// the chunk's gate slot; here they replace q~ and k~, the state term needs no factor, and each score block is
+// an A fragment read from shared memory.
 #pragma once
 
 #include "linrec/kernel/fused_regs.cuh"
@@ -22,14 +25,15 @@ LINREC_DEV void chunk_output_regs(const FwdParams& p) {
   constexpr DType D = Config::kDType;
   using E = typename Storage<D>::type;
   constexpr int K = Variant::K, V = Variant::V, C = Config::C, BV = Config::BV, W = Config::Warps, NT = W * 32;
-  constexpr bool kDecay = Variant::kDecay != DecayKind::None;
+  constexpr bool kVec = Variant::kDecay == DecayKind::Vector;
+  constexpr bool kDecay = Variant::kDecay != DecayKind::None && !kVec;
   static_assert(output_regs_applies(D == DType::FP32 ? 4 : 2, Variant::kDelta, kRowOperand<Variant, true>,
                                     kRowOperand<Variant, false>, Variant::kDecay == DecayKind::Vector,
                                     Variant::kNormalize, K, Variant::KF, V, C, BV, W),
                 "chunk_output_regs: the variant or config is outside output_regs_applies");
   constexpr OutputRegsSplit S = output_regs_split(C, BV, W);
   constexpr OutputRegsLayout L = output_regs_layout(K, C, BV, W);
-  constexpr int LDK = L.ld_k, LDV = L.ld_v, BVW = S.bvw, NP = BVW / 16;
+  constexpr int LDK = L.ld_k, LDV = L.ld_v, BVW = S.bvw, NP = BVW / 16, LDA = smem_row_stride(C, 2);
   unsigned char* const sm = reinterpret_cast<unsigned char*>(dynamic_smem());
   E* const qs = reinterpret_cast<E*>(sm + L.q);
   E* const ks = reinterpret_cast<E*>(sm + L.k);
@@ -48,8 +52,14 @@ LINREC_DEV void chunk_output_regs(const FwdParams& p) {
   const long long slot = (first_chunk_index<C, NT>(p, n, reinterpret_cast<long long*>(sm + L.misc)) + c) * p.H + h;
   const StatePassingWs ws = sp_ws<Variant, Config>(p);
   const unsigned char* const w = reinterpret_cast<const unsigned char*>(p.ws);
-  load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs, LDK);
-  load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks, LDK);
+  if constexpr (kVec) {  // q~ e^b [C][K], then the scores [C][C] (over k~'s region: C <= K)
+    const unsigned char* src = w + ws.gates + slot * ws.gate_chunk;
+    load_tile_async<D, C, K, NT>(src, 0, K, C, K, qs, LDK);
+    load_tile_async<D, C, C, NT>(src + 2LL * C * K, 0, C, C, C, ks, LDA);
+  } else {
+    load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs, LDK);
+    load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks, LDK);
+  }
   // v_new of every row of the chunk (zero past the sequence), this tile's columns; the state's rows are
   // the tile's values ([V][K] per slot).
   load_tile_async<D, C, BV, NT>(w + ws.vn + slot * ws.vn_chunk, v0, ws.vn_ld, C,
@@ -63,7 +73,7 @@ LINREC_DEV void chunk_output_regs(const FwdParams& p) {
   cp_async_commit();
   cp_async_wait_group<0>();
   block_sync();
-  if constexpr (Variant::kQMap == FeatureMapKind::L2Norm || Variant::kKMap == FeatureMapKind::L2Norm) {
+  if constexpr (!kVec && (Variant::kQMap == FeatureMapKind::L2Norm || Variant::kKMap == FeatureMapKind::L2Norm)) {
     if constexpr (Variant::kQMap == FeatureMapKind::L2Norm) l2norm_rows_inplace<D, K, NT>(qs, LDK, C);
     if constexpr (Variant::kKMap == FeatureMapKind::L2Norm) l2norm_rows_inplace<D, K, NT>(ks, LDK, C);
     block_sync();
@@ -106,6 +116,17 @@ LINREC_DEV void chunk_output_regs(const FwdParams& p) {
     }
 #pragma unroll 1
     for (int J = 0; J <= I; ++J) {
+      if constexpr (kVec) {
+        unsigned a[4];
+        frag_a(RowsView<D>{ks, LDA}, a, r0, 16 * J);
+#pragma unroll
+        for (int np = 0; np < NP; ++np) {
+          unsigned b[4];
+          frag_b2(vv, b, 16 * J, col0 + 16 * np);
+          mma_pair<D>(acc[np][0], acc[np][1], a, b);
+        }
+        continue;
+      }
       float s[2][4] = {};
 #pragma unroll
       for (int kk = 0; kk < K / 16; ++kk) {

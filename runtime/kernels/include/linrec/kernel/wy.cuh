@@ -15,6 +15,17 @@
 // state_passing_ws) in full C rows, zero past the sequence (the scan reads whole chunks and ws is never
 // cleared): W [C][K], k^ = k~ e^{b_last - b} [C][K] (before the rows are rescaled for W), U [C][vn_ld] with
 // zero columns past V, and with a decay b [C] and Gamma_last = e^{b_last} ([K], one per key as the scan loads it).
+//
+// A per-key decay (kda; state passing only, layout.cuh vec_wy_applies) gives every key its own cumsum b_id, so
+// A_ij = beta_i sum_d k_id k_jd e^{b_id - b_jd} is no masked product of k~ with itself. Per block (I, J <= I) of
+// 16-row stripes it factors through the first row f of stripe I and the last row e of stripe J:
+//   A_IJ = diag(beta) (k~ e^{b - b_f(I)})_I (k~ e^{b_e(J) - b} (.) e^{b_f(I) - b_e(J)})_J^T,
+// where the first two factors are <= 1 for any decay and the third is <= 1 for J < I. Only a diagonal block's
+// third factor grows (e^{span of the stripe}); a stripe whose span exceeds what the input type holds
+// (kSpan) has its diagonal block summed exactly, element by element (the slow path, only for such chunks).
+// The same products give the output kernel's scores q~ k~^T (.) e^{b_i - b_j} (j <= i), which the prep
+// writes with q~ e^b to the chunk's gate slot (layout.cuh state_passing_ws): chunk_output_regs then needs no
+// per-key decay at all. W's rows k~ beta e^b, k^ and q~ e^b come from the same per-element pass.
 #pragma once
 
 #include "linrec/kernel/fused_regs.cuh"
@@ -28,9 +39,11 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   using E = typename Storage<D>::type;
   constexpr int K = Variant::K, V = Variant::V, C = Config::C, W = Config::Warps, NT = W * 32, NB = C / 16;
   // A constant decay is a per-token one that does not vary (Variant::decay gives it per token as well).
-  static_assert(Variant::kDecay != DecayKind::Vector, "chunk_fwd_wy_body: per-key decays are not supported");
-  constexpr bool kDecay = Variant::kDecay != DecayKind::None;
-  constexpr WyLayout L = wy_layout(K, V, C, W);
+  // kDecay: a scalar log decay per token (warp 0's gate path); kVec: one per token and key.
+  constexpr bool kVec = Variant::kDecay == DecayKind::Vector;
+  static_assert(!kVec || kSp, "chunk_fwd_wy_body: per-key decays in state passing only");
+  constexpr bool kDecay = Variant::kDecay != DecayKind::None && !kVec;
+  constexpr WyLayout L = wy_layout(K, V, C, W, kVec);
   constexpr int LDK = L.ld_k, LDV = L.ld_v, LDA = L.ld_a, LDT = L.ld_t;
   unsigned char* const sm = reinterpret_cast<unsigned char*>(dynamic_smem());
   E* const ks = reinterpret_cast<E*>(sm + L.k);
@@ -40,6 +53,17 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   E* const Tb = reinterpret_cast<E*>(sm + L.tb);
   float* const bq = reinterpret_cast<float*>(sm + L.g);  // b, then beta e^b
   float* const be = bq + C;                              // beta
+  // Per-key decay: q~ (then q~ e^{b - b_f}), k+ = k~ e^{b - b_f}, k- = k~ e^{b_e - b}, b [C][LDB], the warps'
+  // stripe flags, and the tables (layout.cuh WyLayout).
+  constexpr int LDB = L.ld_b, NBLK = NB * (NB + 1) / 2;
+  E* const qs = reinterpret_cast<E*>(sm + L.q);
+  E* const kp = reinterpret_cast<E*>(sm + L.kp);
+  E* const km = reinterpret_cast<E*>(sm + L.km);
+  float* const bt = reinterpret_cast<float*>(sm + L.bt);
+  unsigned* const wflag = reinterpret_cast<unsigned*>(sm + L.flag);
+  float* const tef = reinterpret_cast<float*>(sm + L.tab);  // [NB][K] e^{b_f(I)}
+  float* const tel = tef + NB * K;                           // [NB][K] e^{b_last - b_e(I)}
+  float* const txf = tel + NB * K;                           // [NBLK][K] e^{b_f(I) - b_e(J)}
   const int warp = warp_id(), lane = lane_id(), g = lane >> 2, t = lane & 3;
 
   const int nh = (int)blockIdx.x, n = nh / p.H, h = nh - n * p.H;
@@ -58,6 +82,7 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   }
   load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks, LDK);
   load_tile_async<D, C, V, NT>(p.v, row0 * V, (long long)p.H * V, rows, V, vs, LDV);
+  if constexpr (kVec) load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs, LDK);
   cp_async_commit();
   // Warp 0, while the tiles land: beta and the log decays of the chunk's tokens, lane l holding tokens
   // l * EPL ..., and their cumsum b (0 past the sequence: those rows are zero anyway).
@@ -91,13 +116,144 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
       }
     }
   }
+  // Per-key decay, every thread while the tiles land: whole key columns, b their in-chunk cumsum (rows past
+  // the sequence add 0), the stripe tables, Gamma_last to the workspace, and the stripes whose span is beyond
+  // kSpan (their diagonal block's factor e^{b_f - b_e} would leave the input type's range: e^64 in bf16,
+  // e^9 in fp16, which also keeps e^{b - b_f} >= e^-9 of normal fp16 precision) as a mask per warp.
+  if constexpr (kVec) {
+    constexpr float kSpan = D == DType::BF16 ? 64.0f : 9.0f;
+    constexpr int GR = C < 32 ? C : 32;
+    float* const gl = reinterpret_cast<float*>(wsb + sw.gl + slot * sw.gl_chunk);
+    unsigned mask = 0;
+#pragma unroll 1
+    for (int d = (int)threadIdx.x; d < K; d += NT) {
+      float run = 0.0f;
+#pragma unroll 1
+      for (int r0 = 0; r0 < C; r0 += GR) {
+        float b[GR];
+        vec_log_decays<Variant, D, GR>(p, seq.bos + t0, rows, h, d, r0, b);
+#pragma unroll
+        for (int r = 0; r < GR; ++r) {
+          run += b[r];
+          bt[(r0 + r) * LDB + d] = run;
+        }
+      }
+      gl[d] = kexp<D>(run);
+#pragma unroll
+      for (int I = 0; I < NB; ++I) {
+        const float bf = bt[16 * I * LDB + d], be_ = bt[(16 * I + 15) * LDB + d];
+        if (bf - be_ > kSpan) mask |= 1u << I;
+        tef[I * K + d] = kexp<D>(bf);
+        tel[I * K + d] = kexp<D>(run - be_);
+#pragma unroll
+        for (int J = 0; J <= I; ++J) txf[(I * (I + 1) / 2 + J) * K + d] = kexp<D>(bf - bt[(16 * J + 15) * LDB + d]);
+      }
+    }
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) mask |= __shfl_xor_sync(kFullMask, mask, o);
+    if (lane == 0) wflag[warp] = mask;
+  }
   cp_async_wait_group<0>();
   block_sync();
-  if constexpr (Variant::kKMap == FeatureMapKind::L2Norm) {
-    l2norm_rows_inplace<D, K, NT>(ks, LDK, C);
+  if constexpr (Variant::kKMap == FeatureMapKind::L2Norm || (kVec && Variant::kQMap == FeatureMapKind::L2Norm)) {
+    if constexpr (Variant::kKMap == FeatureMapKind::L2Norm) l2norm_rows_inplace<D, K, NT>(ks, LDK, C);
+    if constexpr (kVec && Variant::kQMap == FeatureMapKind::L2Norm) l2norm_rows_inplace<D, K, NT>(qs, LDK, C);
     block_sync();
   }
-  if constexpr (kSp) {
+  if constexpr (kVec) {
+    unsigned flagged = 0;  // stripes whose diagonal block is summed exactly
+    E* const qg = reinterpret_cast<E*>(wsb + sw.gates + slot * sw.gate_chunk);  // [C][K] q~ e^b
+    E* const aqk = qg + C * K;                                                   // [C][C] scores
+    E* const kh = reinterpret_cast<E*>(wsb + sw.kh + slot * sw.wy_chunk);
+#pragma unroll
+    for (int w2 = 0; w2 < W; ++w2) flagged |= wflag[w2];
+    if (flagged) {
+      // The exact diagonal blocks of the flagged stripes: A_ij (j < i) and the scores (j <= i), one thread
+      // per element, the rest of the block zero.
+      for (int e2 = (int)threadIdx.x; e2 < NB * 256; e2 += NT) {
+        const int I = e2 >> 8;
+        if (!((flagged >> I) & 1u)) continue;
+        const int i = 16 * I + ((e2 >> 4) & 15), j = 16 * I + (e2 & 15);
+        float akk = 0.0f, aq = 0.0f;
+        if (j <= i)
+          for (int d = 0; d < K; ++d) {
+            const float x = to_float<D>(ks[j * LDK + d]) * kexp<D>(bt[i * LDB + d] - bt[j * LDB + d]);
+            akk = fmaf(to_float<D>(ks[i * LDK + d]), x, akk);
+            aq = fmaf(to_float<D>(qs[i * LDK + d]), x, aq);
+          }
+        A[i * LDA + j] = j < i ? be[i] * akk : 0.0f;
+        aqk[i * C + j] = from_float<D>(j <= i ? aq : 0.0f);
+      }
+      block_sync();
+    }
+    // Every element once: q~ e^b (the output kernel's state-term rows) and k^ = k~ e^{b_last - b} to the
+    // workspace; q~ <- q~ e^{b - b_f}, k+ and k- for the products; k~ <- k~ beta e^b, W's right-hand side.
+    constexpr int VE = kVecElems<D>, PR = K / VE;
+    for (int e2 = (int)threadIdx.x; e2 < C * PR; e2 += NT) {
+      const int i = e2 / PR, d = (e2 - i * PR) * VE, I = i >> 4;
+      float q[VE], k[VE], x1[VE], x2[VE], x3[VE], x4[VE], x5[VE];
+      unpack_vec<D>(*reinterpret_cast<const uint4*>(qs + i * LDK + d), q);
+      unpack_vec<D>(*reinterpret_cast<const uint4*>(ks + i * LDK + d), k);
+#pragma unroll
+      for (int j = 0; j < VE; ++j) {
+        const float b = bt[i * LDB + d + j];
+        const float e1 = kexp<D>(b - bt[16 * I * LDB + d + j]), e2x = kexp<D>(bt[(16 * I + 15) * LDB + d + j] - b);
+        const float ef = tef[I * K + d + j];
+        x1[j] = q[j] * e1 * ef;                  // q~ e^b
+        x2[j] = k[j] * e2x * tel[I * K + d + j];  // k^
+        q[j] *= e1;
+        x3[j] = k[j] * e1;
+        x4[j] = k[j] * e2x;
+        x5[j] = k[j] * e1 * ef * be[i];
+      }
+      *reinterpret_cast<uint4*>(qg + i * K + d) = pack_vec<D>(x1);
+      *reinterpret_cast<uint4*>(kh + i * K + d) = pack_vec<D>(x2);
+      *reinterpret_cast<uint4*>(qs + i * LDK + d) = pack_vec<D>(q);
+      *reinterpret_cast<uint4*>(kp + i * LDK + d) = pack_vec<D>(x3);
+      *reinterpret_cast<uint4*>(km + i * LDK + d) = pack_vec<D>(x4);
+      *reinterpret_cast<uint4*>(ks + i * LDK + d) = pack_vec<D>(x5);
+    }
+    block_sync();
+    // A and the scores, one warp per block J <= I (but the flagged diagonal ones): both products share the
+    // B fragment, k- of stripe J scaled per key by e^{b_f(I) - b_e(J)}.
+    for (int blk = warp; blk < NBLK; blk += W) {
+      int I = 0;
+      while ((I + 1) * (I + 2) / 2 <= blk) ++I;
+      const int J = blk - I * (I + 1) / 2;
+      if (J == I && ((flagged >> I) & 1u)) continue;
+      float ak[2][4] = {}, aq[2][4] = {};
+      const RowsView<D> kpv{kp + 16 * I * LDK, LDK}, qpv{qs + 16 * I * LDK, LDK};
+      const ColsView<D> kmv{km + 16 * J * LDK, LDK};  // (d, j) = k-[j][d]
+      const float* xf = txf + blk * K;
+#pragma unroll
+      for (int kk = 0; kk < K; kk += 16) {
+        unsigned a[4], a2[4], b[4];
+        frag_a(kpv, a, 0, kk);
+        frag_a(qpv, a2, 0, kk);
+        frag_b2(kmv, b, kk, 0);
+        const int d = kk + 2 * t;
+        const float f0 = xf[d], f1 = xf[d + 1], f2 = xf[d + 8], f3 = xf[d + 9];
+        b[0] = scale_pair<D>(b[0], f0, f1);
+        b[1] = scale_pair<D>(b[1], f2, f3);
+        b[2] = scale_pair<D>(b[2], f0, f1);
+        b[3] = scale_pair<D>(b[3], f2, f3);
+        mma_pair<D>(ak[0], ak[1], a, b);
+        mma_pair<D>(aq[0], aq[1], a2, b);
+      }
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int hf = 0; hf < 2; ++hf) {
+          const int i = 16 * I + g + 8 * hf, j = 16 * J + 8 * nt + 2 * t;
+          A[i * LDA + j] = j < i ? be[i] * ak[nt][2 * hf] : 0.0f;
+          A[i * LDA + j + 1] = j + 1 < i ? be[i] * ak[nt][2 * hf + 1] : 0.0f;
+          store_pair<D>(aqk, (long long)i * C + j, j <= i ? aq[nt][2 * hf] : 0.0f,
+                        j + 1 <= i ? aq[nt][2 * hf + 1] : 0.0f);
+        }
+    }
+    block_sync();
+  }
+  if constexpr (kSp && !kVec) {
     const float blast = kDecay ? bq[C - 1] : 0.0f;  // g is 0 past the sequence: b_{C-1} = b at its last row
     E* const kh = reinterpret_cast<E*>(wsb + sw.kh + slot * sw.wy_chunk);
     constexpr int VE = kVecElems<D>, PR = K / VE;
@@ -122,7 +278,7 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   }
 
   // A, one warp per 16 x 16 block on or below the diagonal: beta_i e^{b_i - b_j} k_i . k_j for j < i.
-  for (int blk = warp; blk < NB * (NB + 1) / 2; blk += W) {
+  for (int blk = warp; blk < (kVec ? 0 : NB * (NB + 1) / 2); blk += W) {
     int I = 0;
     while ((I + 1) * (I + 2) / 2 <= blk) ++I;
     const int J = blk - I * (I + 1) / 2;
@@ -172,11 +328,12 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
       }
     }
   }
-  map_tile<D, C, K, NT>(ks, LDK, [&](int i, int, float(&x)[kVecElems<D>]) {
-    const float s = kDecay ? be[i] * kexp<D>(bq[i]) : be[i];
+  if constexpr (!kVec)  // per-key decays: the element pass above scaled k~
+    map_tile<D, C, K, NT>(ks, LDK, [&](int i, int, float(&x)[kVecElems<D>]) {
+      const float s = kDecay ? be[i] * kexp<D>(bq[i]) : be[i];
 #pragma unroll
-    for (int j = 0; j < kVecElems<D>; ++j) x[j] *= s;
-  });
+      for (int j = 0; j < kVecElems<D>; ++j) x[j] *= s;
+    });
   map_tile<D, C, V, NT>(vs, LDV, [&](int i, int, float(&x)[kVecElems<D>]) {
 #pragma unroll
     for (int j = 0; j < kVecElems<D>; ++j) x[j] *= be[i];
