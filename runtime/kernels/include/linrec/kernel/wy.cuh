@@ -17,12 +17,15 @@
 // zero columns past V, and with a decay b [C] and Gamma_last = e^{b_last} ([K], one per key as the scan loads it).
 //
 // A per-key decay (kda; state passing only, layout.cuh vec_wy_applies) gives every key its own cumsum b_id, so
-// A_ij = beta_i sum_d k_id k_jd e^{b_id - b_jd} is no masked product of k~ with itself. Per block (I, J <= I) of
-// 16-row stripes it factors through the first row f of stripe I and the last row e of stripe J:
-//   A_IJ = diag(beta) (k~ e^{b - b_f(I)})_I (k~ e^{b_e(J) - b} (.) e^{b_f(I) - b_e(J)})_J^T,
-// where the first two factors are <= 1 for any decay and the third is <= 1 for J < I. Only a diagonal block's
-// third factor grows (e^{span of the stripe}); a stripe whose span exceeds what the input type holds
-// (kSpan) has its diagonal block summed exactly, element by element (the slow path, only for such chunks).
+// A_ij = beta_i sum_d k_id k_jd e^{b_id - b_jd} is no masked product of k~ with itself. It factors through
+// octets (8-row halves of the 16-row stripes), whose first and last rows f(o), l(o) are references:
+// k+ = k~ e^{b - b_f(o)} and k- = k~ e^{b_l(o) - b} are <= 1 for any decay. An mma's A fragment holds rows of
+// two octets (rows g and g + 8) and its B fragment columns of two (the n8 tiles), so per key the product
+// over block (I, J < I) takes the common reference R = b_f(2I): rows of octet 2I + 1 scaled by
+// e^{b_f(2I+1) - R}, columns of octet o by e^{R - b_l(o)}, all <= 1. A diagonal block's octet pairs
+// (2I, 2I) and (2I+1, 2I+1) need factors e^{b_f(o) - b_l(o)} >= 1 (two mma, one per n8 tile, each with its
+// own reference); an octet whose span exceeds what the input type holds (kSpan) has its stripe's diagonal
+// block summed exactly instead, one warp per stripe (the slow path, only for such stripes).
 // The same products give the output kernel's scores q~ k~^T (.) e^{b_i - b_j} (j <= i), which the prep
 // writes with q~ e^b to the chunk's gate slot (layout.cuh state_passing_ws): chunk_output_regs then needs no
 // per-key decay at all. W's rows k~ beta e^b, k^ and q~ e^b come from the same per-element pass.
@@ -53,17 +56,20 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   E* const Tb = reinterpret_cast<E*>(sm + L.tb);
   float* const bq = reinterpret_cast<float*>(sm + L.g);  // b, then beta e^b
   float* const be = bq + C;                              // beta
-  // Per-key decay: q~ (then q~ e^{b - b_f}), k+ = k~ e^{b - b_f}, k- = k~ e^{b_e - b}, b [C][LDB], the warps'
-  // stripe flags, and the tables (layout.cuh WyLayout).
-  constexpr int LDB = L.ld_b, NBLK = NB * (NB + 1) / 2;
+  // Per-key decay: q~ (then q~ e^{b - b_f}), k+ = k~ e^{b - b_f(o)}, k- = k~ e^{b_l(o) - b}, b [C][LDB], the
+  // warps' stripe flags, and the tables (layout.cuh WyLayout), per key d: for octet o e^{b_f(o)} and
+  // e^{b_last - b_l(o)}; for stripe I e^{b_f(2I+1) - b_f(2I)}; for stripe I and octet o <= 2I + 1 the column
+  // factor e^{b_f(2I) - b_l(o)} (o = 2I + 1: e^{b_f(2I+1) - b_l(2I+1)}).
+  constexpr int LDB = L.ld_b, NBLK = NB * (NB + 1) / 2, NO = C / 8;
   E* const qs = reinterpret_cast<E*>(sm + L.q);
   E* const kp = reinterpret_cast<E*>(sm + L.kp);
   E* const km = reinterpret_cast<E*>(sm + L.km);
   float* const bt = reinterpret_cast<float*>(sm + L.bt);
   unsigned* const wflag = reinterpret_cast<unsigned*>(sm + L.flag);
-  float* const tef = reinterpret_cast<float*>(sm + L.tab);  // [NB][K] e^{b_f(I)}
-  float* const tel = tef + NB * K;                           // [NB][K] e^{b_last - b_e(I)}
-  float* const txf = tel + NB * K;                           // [NBLK][K] e^{b_f(I) - b_e(J)}
+  float* const tef = reinterpret_cast<float*>(sm + L.tab);  // [NO][K]
+  float* const tel = tef + NO * K;                           // [NO][K]
+  float* const txa = tel + NO * K;                           // [NB][K]
+  float* const txb = txa + NB * K;                           // [NB][NO][K]
   const int warp = warp_id(), lane = lane_id(), g = lane >> 2, t = lane & 3;
 
   const int nh = (int)blockIdx.x, n = nh / p.H, h = nh - n * p.H;
@@ -117,12 +123,12 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
     }
   }
   // Per-key decay, every thread while the tiles land: whole key columns, b their in-chunk cumsum (rows past
-  // the sequence add 0), the stripe tables, Gamma_last to the workspace, and the stripes whose span is beyond
-  // kSpan (their diagonal block's factor e^{b_f - b_e} would leave the input type's range: e^64 in bf16,
-  // e^9 in fp16, which also keeps e^{b - b_f} >= e^-9 of normal fp16 precision) as a mask per warp.
+  // the sequence add 0), the tables, Gamma_last to the workspace, and the stripes with an octet whose span
+  // is beyond kSpan (a diagonal factor e^{b_f(o) - b_l(o)} would leave the input type's range: e^64 in
+  // bf16, e^9 in fp16, which also keeps e^{b - b_f} >= e^-9 of normal fp16 precision) as a mask per warp.
   if constexpr (kVec) {
     constexpr float kSpan = D == DType::BF16 ? 64.0f : 9.0f;
-    constexpr int GR = C < 32 ? C : 32;
+    constexpr int GR = C < 16 ? C : 16;
     float* const gl = reinterpret_cast<float*>(wsb + sw.gl + slot * sw.gl_chunk);
     unsigned mask = 0;
 #pragma unroll 1
@@ -140,13 +146,19 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
       }
       gl[d] = kexp<D>(run);
 #pragma unroll
-      for (int I = 0; I < NB; ++I) {
-        const float bf = bt[16 * I * LDB + d], be_ = bt[(16 * I + 15) * LDB + d];
-        if (bf - be_ > kSpan) mask |= 1u << I;
-        tef[I * K + d] = kexp<D>(bf);
-        tel[I * K + d] = kexp<D>(run - be_);
+      for (int o = 0; o < NO; ++o) {
+        const float bf = bt[8 * o * LDB + d], bl = bt[(8 * o + 7) * LDB + d];
+        if (bf - bl > kSpan) mask |= 1u << (o / 2);
+        tef[o * K + d] = kexp<D>(bf);
+        tel[o * K + d] = kexp<D>(run - bl);
+      }
 #pragma unroll
-        for (int J = 0; J <= I; ++J) txf[(I * (I + 1) / 2 + J) * K + d] = kexp<D>(bf - bt[(16 * J + 15) * LDB + d]);
+      for (int I = 0; I < NB; ++I) {
+        const float r0 = bt[16 * I * LDB + d], r1 = bt[(16 * I + 8) * LDB + d];
+        txa[I * K + d] = kexp<D>(r1 - r0);
+#pragma unroll
+        for (int o = 0; o <= 2 * I + 1; ++o)
+          txb[(I * NO + o) * K + d] = kexp<D>((o == 2 * I + 1 ? r1 : r0) - bt[(8 * o + 7) * LDB + d]);
       }
     }
 #pragma unroll
@@ -168,43 +180,70 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
 #pragma unroll
     for (int w2 = 0; w2 < W; ++w2) flagged |= wflag[w2];
     if (flagged) {
-      // The exact diagonal blocks of the flagged stripes: A_ij (j < i) and the scores (j <= i), one thread
-      // per element, the rest of the block zero.
-      for (int e2 = (int)threadIdx.x; e2 < NB * 256; e2 += NT) {
-        const int I = e2 >> 8;
+      // The exact diagonal blocks of the flagged stripes, one warp per stripe: lane l takes row l % 16 and
+      // half the keys, every column j of the block in registers (A_ij for j < i, the scores for j <= i, the
+      // rest of the block zero); the halves meet by one shuffle.
+      for (int I = warp; I < NB; I += W) {
         if (!((flagged >> I) & 1u)) continue;
-        const int i = 16 * I + ((e2 >> 4) & 15), j = 16 * I + (e2 & 15);
-        float akk = 0.0f, aq = 0.0f;
-        if (j <= i)
-          for (int d = 0; d < K; ++d) {
-            const float x = to_float<D>(ks[j * LDK + d]) * kexp<D>(bt[i * LDB + d] - bt[j * LDB + d]);
-            akk = fmaf(to_float<D>(ks[i * LDK + d]), x, akk);
-            aq = fmaf(to_float<D>(qs[i * LDK + d]), x, aq);
+        constexpr int VE = kVecElems<D>;
+        const int r = lane & 15, i = 16 * I + r, k0 = (lane >> 4) * (K / 2);
+        float akk[16] = {}, aq[16] = {};
+#pragma unroll 1
+        for (int c = k0; c < k0 + K / 2; c += VE) {
+          float qi[VE], ki[VE], bi[VE];
+          unpack_vec<D>(*reinterpret_cast<const uint4*>(qs + i * LDK + c), qi);
+          unpack_vec<D>(*reinterpret_cast<const uint4*>(ks + i * LDK + c), ki);
+#pragma unroll
+          for (int e = 0; e < VE; ++e) bi[e] = bt[i * LDB + c + e];
+#pragma unroll
+          for (int jj = 0; jj < 16; ++jj) {
+            const int j = 16 * I + jj;
+            float kj[VE];
+            unpack_vec<D>(*reinterpret_cast<const uint4*>(ks + j * LDK + c), kj);
+#pragma unroll
+            for (int e = 0; e < VE; ++e) {
+              // j > i may overflow; those entries are dropped below, not multiplied away.
+              const float x = kj[e] * kexp<D>(bi[e] - bt[j * LDB + c + e]);
+              akk[jj] = fmaf(ki[e], x, akk[jj]);
+              aq[jj] = fmaf(qi[e], x, aq[jj]);
+            }
           }
-        A[i * LDA + j] = j < i ? be[i] * akk : 0.0f;
-        aqk[i * C + j] = from_float<D>(j <= i ? aq : 0.0f);
+        }
+#pragma unroll
+        for (int jj = 0; jj < 16; ++jj) {
+          akk[jj] += __shfl_xor_sync(kFullMask, akk[jj], 16);
+          aq[jj] += __shfl_xor_sync(kFullMask, aq[jj], 16);
+        }
+        if (lane < 16)
+#pragma unroll
+          for (int jj = 0; jj < 16; jj += 2) {
+            const int j = 16 * I + jj;
+            A[i * LDA + j] = jj < r ? be[i] * akk[jj] : 0.0f;
+            A[i * LDA + j + 1] = jj + 1 < r ? be[i] * akk[jj + 1] : 0.0f;
+            store_pair<D>(aqk, (long long)i * C + j, jj <= r ? aq[jj] : 0.0f, jj + 1 <= r ? aq[jj + 1] : 0.0f);
+          }
       }
       block_sync();
     }
     // Every element once: q~ e^b (the output kernel's state-term rows) and k^ = k~ e^{b_last - b} to the
-    // workspace; q~ <- q~ e^{b - b_f}, k+ and k- for the products; k~ <- k~ beta e^b, W's right-hand side.
+    // workspace; q~ <- q~ e^{b - b_f(o)}, k+ and k- for the products; k~ <- k~ beta e^b, W's right-hand side.
     constexpr int VE = kVecElems<D>, PR = K / VE;
     for (int e2 = (int)threadIdx.x; e2 < C * PR; e2 += NT) {
-      const int i = e2 / PR, d = (e2 - i * PR) * VE, I = i >> 4;
+      const int i = e2 / PR, d = (e2 - i * PR) * VE, o = i >> 3;
       float q[VE], k[VE], x1[VE], x2[VE], x3[VE], x4[VE], x5[VE];
       unpack_vec<D>(*reinterpret_cast<const uint4*>(qs + i * LDK + d), q);
       unpack_vec<D>(*reinterpret_cast<const uint4*>(ks + i * LDK + d), k);
 #pragma unroll
       for (int j = 0; j < VE; ++j) {
         const float b = bt[i * LDB + d + j];
-        const float e1 = kexp<D>(b - bt[16 * I * LDB + d + j]), e2x = kexp<D>(bt[(16 * I + 15) * LDB + d + j] - b);
-        const float ef = tef[I * K + d + j];
+        const float e1 = kexp<D>(b - bt[8 * o * LDB + d + j]), e2x = kexp<D>(bt[(8 * o + 7) * LDB + d + j] - b);
+        const float ef = tef[o * K + d + j];
         x1[j] = q[j] * e1 * ef;                  // q~ e^b
-        x2[j] = k[j] * e2x * tel[I * K + d + j];  // k^
+        x2[j] = k[j] * e2x * tel[o * K + d + j];  // k^
         q[j] *= e1;
         x3[j] = k[j] * e1;
         x4[j] = k[j] * e2x;
-        x5[j] = k[j] * e1 * ef * be[i];
+        x5[j] = x3[j] * ef * be[i];
       }
       *reinterpret_cast<uint4*>(qg + i * K + d) = pack_vec<D>(x1);
       *reinterpret_cast<uint4*>(kh + i * K + d) = pack_vec<D>(x2);
@@ -215,30 +254,43 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
     }
     block_sync();
     // A and the scores, one warp per block J <= I (but the flagged diagonal ones): both products share the
-    // B fragment, k- of stripe J scaled per key by e^{b_f(I) - b_e(J)}.
+    // fragments, scaled per key as the header says.
     for (int blk = warp; blk < NBLK; blk += W) {
       int I = 0;
       while ((I + 1) * (I + 2) / 2 <= blk) ++I;
       const int J = blk - I * (I + 1) / 2;
-      if (J == I && ((flagged >> I) & 1u)) continue;
+      const bool diag = J == I;
+      if (diag && ((flagged >> I) & 1u)) continue;
       float ak[2][4] = {}, aq[2][4] = {};
       const RowsView<D> kpv{kp + 16 * I * LDK, LDK}, qpv{qs + 16 * I * LDK, LDK};
       const ColsView<D> kmv{km + 16 * J * LDK, LDK};  // (d, j) = k-[j][d]
-      const float* xf = txf + blk * K;
-#pragma unroll
+      const float* xa = txa + I * K;
+      const float* x0 = txb + (I * NO + 2 * J) * K;  // column factors of octets 2J and 2J + 1
+      const float* x1 = x0 + K;
+#pragma unroll 2
       for (int kk = 0; kk < K; kk += 16) {
         unsigned a[4], a2[4], b[4];
         frag_a(kpv, a, 0, kk);
         frag_a(qpv, a2, 0, kk);
         frag_b2(kmv, b, kk, 0);
         const int d = kk + 2 * t;
-        const float f0 = xf[d], f1 = xf[d + 1], f2 = xf[d + 8], f3 = xf[d + 9];
-        b[0] = scale_pair<D>(b[0], f0, f1);
-        b[1] = scale_pair<D>(b[1], f2, f3);
-        b[2] = scale_pair<D>(b[2], f0, f1);
-        b[3] = scale_pair<D>(b[3], f2, f3);
-        mma_pair<D>(ak[0], ak[1], a, b);
-        mma_pair<D>(aq[0], aq[1], a2, b);
+        // Diagonal blocks: the second n8 tile (octet 2I + 1) takes rows of octet 2I + 1 as they are.
+        const unsigned ad[4] = {0u, a[1], 0u, a[3]}, a2d[4] = {0u, a2[1], 0u, a2[3]};
+        a[1] = scale_pair<D>(a[1], xa[d], xa[d + 1]);
+        a[3] = scale_pair<D>(a[3], xa[d + 8], xa[d + 9]);
+        a2[1] = scale_pair<D>(a2[1], xa[d], xa[d + 1]);
+        a2[3] = scale_pair<D>(a2[3], xa[d + 8], xa[d + 9]);
+        const unsigned b0[2] = {scale_pair<D>(b[0], x0[d], x0[d + 1]), scale_pair<D>(b[1], x0[d + 8], x0[d + 9])};
+        const unsigned b1[2] = {scale_pair<D>(b[2], x1[d], x1[d + 1]), scale_pair<D>(b[3], x1[d + 8], x1[d + 9])};
+        mma_m16n8k16<D>(ak[0], a, b0);
+        mma_m16n8k16<D>(aq[0], a2, b0);
+        if (diag) {
+          mma_m16n8k16<D>(ak[1], ad, b1);
+          mma_m16n8k16<D>(aq[1], a2d, b1);
+        } else {
+          mma_m16n8k16<D>(ak[1], a, b1);
+          mma_m16n8k16<D>(aq[1], a2, b1);
+        }
       }
 #pragma unroll
       for (int nt = 0; nt < 2; ++nt)
