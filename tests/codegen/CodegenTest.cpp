@@ -203,7 +203,9 @@ TEST(Codegen, DeltaRuleStatePassingEmitsPrepScanThenOutput) {
     const int W = cfg.warps, outBV = kern::output_block_v(128, 128, 32, 32, 128, W, w.vec, false, eb);
     const bool regs =
         w.dtype != DType::FP32 && (!w.vec || kern::vec_wy_applies(eb, true, true, false, 128, 128, 128, 32, outBV, W));
-    if (w.vec && w.dtype != DType::FP32) EXPECT_TRUE(regs) << W;
+    if (w.vec && w.dtype != DType::FP32) {
+      EXPECT_TRUE(regs) << W;
+    }
     EXPECT_EQ(d->kernels[0].smem_bytes,
               regs ? kern::wy_layout(128, 128, 32, W, w.vec).total
                    : kern::chunk_layout(kern::ChunkKernel::Prep, 128, 128, 32, kern::delta_prep_block_v(128, 128), W,

@@ -203,8 +203,8 @@ LINREC_HD constexpr bool fused_regs_applies(int elem_bytes, bool bf16, bool delt
 /// for the W and U products, b and beta ([C] fp32 each), and a 16 x 17 fp32 scratch block per warp.
 /// A per-key decay (vec, state passing only) adds q~, the row- and column-side rescaled keys k+ and k-
 /// (16-bit [C][K] each), b per row and key (fp32 [C][K + 4]), one word of stripe flags per warp, and the
-/// fp32 factor tables of wy.cuh ([2 C/8 + C/16 + (C/16)(C/8)][K]); T (fp32 and 16-bit) then lives over k+
-/// and k-, which are dead once A is formed.
+/// fp32 factor tables of wy.cuh ([2 C/8 + C/16 + (C/16)(C/16 + 1)][K]); T (fp32 and 16-bit) then lives over
+/// k+ and k-, which are dead once A is formed.
 struct WyLayout {
   int ld_k = 0, ld_v = 0, ld_a = 0, ld_t = 0, ld_b = 0;
   int k = 0, v = 0, a = 0, tf = 0, tb = 0, g = 0, scratch = 0, total = 0;
@@ -234,11 +234,13 @@ LINREC_HD constexpr WyLayout wy_layout(int K, int V, int C, int warps, bool vec 
     l.tb = l.tf + tf;
     l.g = l.tb + tb;
   }
-  l.scratch = l.g + round_up(4 * 2 * C, 16);
-  l.flag = l.scratch + 4 * warps * 16 * 17;
+  // With a per-key decay the scratch blocks (first_chunk_index's sum, then the T solve) live over q~, which
+  // is loaded after that sum and dead once A is formed: what keeps three blocks on an SM at C = 32.
+  l.scratch = vec ? l.q : l.g + round_up(4 * 2 * C, 16);
+  l.flag = vec ? l.g + round_up(4 * 2 * C, 16) : l.scratch + 4 * warps * 16 * 17;
   const int nb = C / 16, no = C / 8;
   l.tab = l.flag + (vec ? round_up(4 * warps, 16) : 0);
-  l.total = l.tab + (vec ? round_up(4 * K * (2 * no + nb + nb * no), 16) : 0);
+  l.total = l.tab + (vec ? round_up(4 * K * (2 * no + nb + nb * (nb + 1)), 16) : 0);
   return l;
 }
 

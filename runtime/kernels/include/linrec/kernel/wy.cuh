@@ -69,7 +69,7 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   float* const tef = reinterpret_cast<float*>(sm + L.tab);  // [NO][K]
   float* const tel = tef + NO * K;                           // [NO][K]
   float* const txa = tel + NO * K;                           // [NB][K]
-  float* const txb = txa + NB * K;                           // [NB][NO][K]
+  float* const txb = txa + NB * K;                           // [I (I + 1) + o][K], o <= 2I + 1
   const int warp = warp_id(), lane = lane_id(), g = lane >> 2, t = lane & 3;
 
   const int nh = (int)blockIdx.x, n = nh / p.H, h = nh - n * p.H;
@@ -158,7 +158,7 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
         txa[I * K + d] = kexp<D>(r1 - r0);
 #pragma unroll
         for (int o = 0; o <= 2 * I + 1; ++o)
-          txb[(I * NO + o) * K + d] = kexp<D>((o == 2 * I + 1 ? r1 : r0) - bt[(8 * o + 7) * LDB + d]);
+          txb[(I * (I + 1) + o) * K + d] = kexp<D>((o == 2 * I + 1 ? r1 : r0) - bt[(8 * o + 7) * LDB + d]);
       }
     }
 #pragma unroll
@@ -265,7 +265,7 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
       const RowsView<D> kpv{kp + 16 * I * LDK, LDK}, qpv{qs + 16 * I * LDK, LDK};
       const ColsView<D> kmv{km + 16 * J * LDK, LDK};  // (d, j) = k-[j][d]
       const float* xa = txa + I * K;
-      const float* x0 = txb + (I * NO + 2 * J) * K;  // column factors of octets 2J and 2J + 1
+      const float* x0 = txb + (I * (I + 1) + 2 * J) * K;  // column factors of octets 2J and 2J + 1
       const float* x1 = x0 + K;
 #pragma unroll 2
       for (int kk = 0; kk < K; kk += 16) {
