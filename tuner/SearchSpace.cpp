@@ -211,14 +211,17 @@ Expected<Candidate> pickDefault(const dsl::Spec& spec, const codegen::HeadDims& 
   const bool delta_sp = mode == codegen::Mode::Prefill && strategy == codegen::Strategy::StatePassing &&
                         spec.rule == dsl::UpdateRule::Delta;
   if (delta_sp) {
-    if (dtype != codegen::DType::FP32 && spec.decay != dsl::DecayKind::Vector) {
-      // The register scan, the WY prep and the register output kernel (16-bit, no per-key decay): C = 32,
-      // BV = 16 on 4 warps ranked first or within 9 % of it in all four long rows of delta_rule and
-      // gated_delta_rule on the H200 (0da4ece, bench/results/2026-12-03-h200/s11-delta-sp-kernels), where
-      // C = 64, BV = 32 ranked fourth or fifth, 13-25 % slower.
+    if (dtype != codegen::DType::FP32) {
+      // The register scan, the WY prep and the register output kernel (16-bit): C = 32, BV = 16 on 4 warps
+      // ranked first or within 9 % of it in all four long rows of delta_rule and gated_delta_rule on the H200
+      // (0da4ece, bench/results/2026-12-03-h200/s11-delta-sp-kernels), where C = 64, BV = 32 ranked fourth
+      // or fifth, 13-25 % slower. kda (per-key decay, whose prep holds more tiles): C = 32, BV = 32 was
+      // first or second in all four rows, within 10 % of the best (fd85354, s12-kda), where C = 64, BV = 32
+      // took twice as long (its prep keeps one block per SM).
+      const bool vec = spec.decay == dsl::DecayKind::Vector;
       codegen::TuningConfig first;
       first.chunk = 32;
-      first.block_v = 16;
+      first.block_v = vec ? 32 : 16;
       first.warps = 4;
       first.strategy = strategy;
       prefs.insert(prefs.begin(), first);

@@ -202,12 +202,20 @@ TEST(SearchSpace, DefaultsFallBackUntilTheyFit) {
                            DeviceLimits::forArch("sm_90"));
   ASSERT_FALSE(based.ok());
   EXPECT_TRUE(contains(based.error(), "shared memory")) << based.error();
-  // kda (per-key decay) keeps the delta state-passing default of C = 64, BV = 32: no key slices.
+  // kda (per-key decay) in 16 bits: C = 32, BV = 32 on 4 warps (its WY prep keeps three blocks per SM at
+  // C = 32, one at 64); in fp32 the delta state-passing default of C = 64, BV = 32 (no key slices).
   auto sp = pickDefault(test::variant("kda"), {128, 128}, DType::BF16, Mode::Prefill, Strategy::StatePassing,
                         DeviceLimits::forArch("sm_90"));
   ASSERT_TRUE(sp.ok()) << sp.error();
+  EXPECT_EQ(sp->config.chunk, 32);
   EXPECT_EQ(sp->config.block_v, 32);
+  EXPECT_EQ(sp->config.warps, 4);
   EXPECT_EQ(sp->config.block_k, codegen::TuningConfig{}.block_k);
+  auto sp32 = pickDefault(test::variant("kda"), {128, 128}, DType::FP32, Mode::Prefill, Strategy::StatePassing,
+                          DeviceLimits::forArch("sm_90"));
+  ASSERT_TRUE(sp32.ok()) << sp32.error();
+  EXPECT_EQ(sp32->config.chunk, 64);
+  EXPECT_EQ(sp32->config.block_v, 32);
   // 16-bit delta rules without a per-key decay (the register scan, WY prep and register output kernel):
   // C = 32, BV = 16 on 4 warps, measured best or near it at T = 16k and 64k; fp32 keeps C = 64, BV = 32.
   for (const char* v : {"delta_rule", "gated_delta_rule"}) {
