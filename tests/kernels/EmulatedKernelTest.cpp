@@ -12,7 +12,7 @@
 //   gated_delta_rule's h and kda's d: the register-state delta scan with four key slices (BV = 16, 4 warps)
 //   and rings of 3 and 4 stages; gated_delta_rule's i: C = 16 through the state-passing WY prep, the
 //   register scan and the register output kernel; kda's e: the per-key WY prep in fp16, whose strongly
-//   decaying stripes take the exact diagonal blocks.
+//   decaying stripes take the exact diagonal blocks; kda's f (C = 16) and g (8 warps): that path's other shapes.
 // Each case also runs under a second fiber schedule and must give bit-identical results, which catches
 // missing barriers.
 #include <dlfcn.h>
@@ -272,6 +272,8 @@ std::vector<EmuCase> cases() {
   out.push_back({"gated_delta_rule", "i"});
   out.push_back({"kda", "d"});
   out.push_back({"kda", "e"});
+  out.push_back({"kda", "f"});
+  out.push_back({"kda", "g"});
   out.push_back({"gla", "g"});
   return out;
 }
