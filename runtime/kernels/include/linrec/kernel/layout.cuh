@@ -538,7 +538,8 @@ LINREC_HD constexpr bool output_regs_applies(int elem_bytes, bool delta, bool ra
          V % 8 == 0 && output_regs_split_ok(C, BV, warps);
 }
 /// Its shared memory: q~ and k~ ([C][K]), the chunk's v_new ([C][BV]), the state entering the chunk for the
-/// value tile ([BV][K], as the scan stored it), b ([C] fp32) and first_chunk_index's block sum.
+/// value tile ([BV][K], as the scan stored it), b ([C] fp32) and first_chunk_index's block sum. With a
+/// per-key decay q~'s tile holds q~ e^b and k~'s the prep's scores ([C][C + 8]: C <= K, vec_wy_applies).
 struct OutputRegsLayout {
   int ld_k = 0, ld_v = 0, q = 0, k = 0, v = 0, s = 0, g = 0, misc = 0, total = 0;
 };
