@@ -116,37 +116,33 @@ LINREC_DEV void chunk_output_regs(const FwdParams& p) {
     }
 #pragma unroll 1
     for (int J = 0; J <= I; ++J) {
+      unsigned a[4];
       if constexpr (kVec) {
-        unsigned a[4];
-        frag_a(RowsView<D>{ks, LDA}, a, r0, 16 * J);
+        frag_a(RowsView<D>{ks, LDA}, a, r0, 16 * J);  // the prep's scores, masked and decayed already
+      } else {
+        float s[2][4] = {};
 #pragma unroll
-        for (int np = 0; np < NP; ++np) {
+        for (int kk = 0; kk < K / 16; ++kk) {
           unsigned b[4];
-          frag_b2(vv, b, 16 * J, col0 + 16 * np);
-          mma_pair<D>(acc[np][0], acc[np][1], a, b);
+          frag_b2(kv, b, 16 * kk, 16 * J);
+          mma_pair<D>(s[0], s[1], qa[kk], b);
         }
-        continue;
+        // Element r of n8 tile nt: row i0 (r < 2) or i1, column j = 16 J + 8 nt + 2 t + (r & 1).
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+          for (int r = 0; r < 4; ++r) {
+            const int i = r < 2 ? i0 : i1, j = 16 * J + 8 * nt + 2 * t + (r & 1);
+            float x = j <= i ? s[nt][r] : 0.0f;
+            if constexpr (kDecay) x = j <= i ? x * kexp<D>((r < 2 ? b0 : b1) - bs[j]) : 0.0f;
+            s[nt][r] = x;
+          }
+        // The m16n8 accumulators of the block's two n8 tiles are its m16n8k16 A fragment.
+        a[0] = pack2<D>(s[0][0], s[0][1]);
+        a[1] = pack2<D>(s[0][2], s[0][3]);
+        a[2] = pack2<D>(s[1][0], s[1][1]);
+        a[3] = pack2<D>(s[1][2], s[1][3]);
       }
-      float s[2][4] = {};
-#pragma unroll
-      for (int kk = 0; kk < K / 16; ++kk) {
-        unsigned b[4];
-        frag_b2(kv, b, 16 * kk, 16 * J);
-        mma_pair<D>(s[0], s[1], qa[kk], b);
-      }
-      // Element r of n8 tile nt: row i0 (r < 2) or i1, column j = 16 J + 8 nt + 2 t + (r & 1).
-#pragma unroll
-      for (int nt = 0; nt < 2; ++nt)
-#pragma unroll
-        for (int r = 0; r < 4; ++r) {
-          const int i = r < 2 ? i0 : i1, j = 16 * J + 8 * nt + 2 * t + (r & 1);
-          float x = j <= i ? s[nt][r] : 0.0f;
-          if constexpr (kDecay) x = j <= i ? x * kexp<D>((r < 2 ? b0 : b1) - bs[j]) : 0.0f;
-          s[nt][r] = x;
-        }
-      // The m16n8 accumulators of the block's two n8 tiles are its m16n8k16 A fragment.
-      const unsigned a[4] = {pack2<D>(s[0][0], s[0][1]), pack2<D>(s[0][2], s[0][3]), pack2<D>(s[1][0], s[1][1]),
-                             pack2<D>(s[1][2], s[1][3])};
 #pragma unroll
       for (int np = 0; np < NP; ++np) {
         unsigned b[4];
