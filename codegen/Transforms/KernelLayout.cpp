@@ -180,12 +180,14 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                               fwdHeader,
                               {"N*H", "cdiv(T,C)", "1"},
                               chunkBytes(kern::ChunkKernel::Gates, BV)});
+  // The delta scan with a warp per 16 value columns launches BV / 2 threads (layout.cuh state_scan_threads).
   plans.push_back(StagePlan{KernelStage::StateScan,
                             "fwdscan",
                             "linrec::kern::chunk_state_scan",
                             fwdHeader,
                             {"N*H", "cdiv(V,BV)", t.delta ? "1" : "cdiv(KF,BK)"},
-                            chunkBytes(kern::ChunkKernel::Scan, BV)});
+                            chunkBytes(kern::ChunkKernel::Scan, BV),
+                            kern::state_scan_threads(t.elemBytes, t.delta, t.normalize, KF, C, BV, W)});
   plans.push_back(StagePlan{KernelStage::ChunkOutput,
                             "fwdout",
                             "linrec::kern::chunk_output",

@@ -433,7 +433,7 @@ class LowerToEmitCPass : public impl::LowerToEmitCBase<LowerToEmitCPass> {
     k.append("name", b.getStringAttr(name));
     k.append("stage", b.getStringAttr(stageName(stage.stage)));
     k.append("grid", grid.getDictionary(b.getContext()));
-    k.append("block_threads", b.getI64IntegerAttr(tuning.getWarps() * 32));
+    k.append("block_threads", b.getI64IntegerAttr(stage.threads > 0 ? stage.threads : tuning.getWarps() * 32));
     k.append("smem_bytes", b.getI64IntegerAttr(stage.smemBytes));
     return k.getDictionary(b.getContext());
   }

@@ -274,7 +274,9 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
                       .bytes();
     LINREC_TRY(dev.launch(gates, gx, gz, 1, threads, static_cast<unsigned>(smem_gates), &p, sizeof(p)));
   }
-  LINREC_TRY(dev.launch(scan, gx, gy, gk, threads, static_cast<unsigned>(smem_scan), &p, sizeof(p)));
+  const unsigned scan_threads =
+      static_cast<unsigned>(kern::state_scan_threads(eb, f.delta, f.norm, KF, s.C, s.BV, s.Warps));
+  LINREC_TRY(dev.launch(scan, gx, gy, gk, scan_threads, static_cast<unsigned>(smem_scan), &p, sizeof(p)));
   LINREC_TRY(dev.launch(output, gx, static_cast<unsigned>(ceilDiv(V, out_bv)), gz, threads,
                         static_cast<unsigned>(smem_out), &p, sizeof(p)));
   return dev.synchronize();

@@ -215,20 +215,50 @@ TEST(KernelLayout, OutputValueTile) {
       }
 }
 
-/// The delta scan's launch grows with its ring (Config::Stages) only where the register-state scan runs:
-/// each stage holds a chunk's W, k^ and V-tile; 8-warp configs keep the shared-memory scan.
-TEST(KernelLayout, DeltaScanRingDepthSizesOnlyTheRegisterScan) {
-  auto scan = [](int warps, int stages) {
-    return kern::chunk_layout(kern::ChunkKernel::Scan, 128, 128, 64, 32, warps, false, true, false, 2, 128, stages)
+/// The delta scan's launch grows with its ring (Config::Stages) only where a register-state scan runs: each
+/// stage holds a chunk's W, k^ and V-tile. Up to C = 64 and K' = 128 that is the warp-per-columns scan (any
+/// warps that cover BV / 16 groups), at C = 128 the key-slice scan on up to 4 warps; 8-warp configs at
+/// C = 128 keep the shared-memory scan.
+TEST(KernelLayout, DeltaScanRingDepthSizesOnlyTheRegisterScans) {
+  auto scan = [](int C, int BV, int warps, int stages) {
+    return kern::chunk_layout(kern::ChunkKernel::Scan, 128, 128, C, BV, warps, false, true, false, 2, 128, stages)
         .bytes();
   };
-  EXPECT_LT(scan(4, 2), scan(4, 3));
-  EXPECT_LT(scan(4, 3), scan(4, 4));
-  EXPECT_EQ(scan(4, 4), scan(4, 9));  // clamped to 4
-  EXPECT_EQ(scan(8, 2), scan(8, 4));
+  EXPECT_LT(scan(64, 32, 4, 2), scan(64, 32, 4, 3));
+  EXPECT_LT(scan(64, 32, 4, 3), scan(64, 32, 4, 4));
+  EXPECT_EQ(scan(64, 32, 4, 4), scan(64, 32, 4, 9));  // clamped to 4
+  EXPECT_LT(scan(64, 32, 8, 2), scan(64, 32, 8, 4));  // the warp scan: 2 warps of the 8 launched
+  EXPECT_LT(scan(128, 32, 4, 2), scan(128, 32, 4, 4));
+  EXPECT_EQ(scan(128, 32, 8, 2), scan(128, 32, 8, 4));
   EXPECT_TRUE(kern::delta_regscan_shape_ok(128, 64, 32, 4));
   EXPECT_FALSE(kern::delta_regscan_shape_ok(128, 64, 32, 8));
   EXPECT_FALSE(kern::delta_regscan_shape_ok(48, 16, 16, 4));  // 4 slices of 12 keys: not whole k16 steps
+}
+
+/// Which configs the warp-per-columns delta scan takes, how many threads its launch has, and that its launch
+/// size is its own layout (not the generic scan's, which would halve its blocks per SM).
+TEST(KernelLayout, DeltaWarpScanPredicateThreadsAndSize) {
+  // elem_bytes, normalize, KF, C, BV, warps
+  EXPECT_TRUE(kern::delta_warpscan_applies(2, false, 128, 64, 64, 4));
+  EXPECT_TRUE(kern::delta_warpscan_applies(2, false, 128, 16, 16, 4));
+  EXPECT_TRUE(kern::delta_warpscan_applies(2, false, 48, 32, 32, 2));
+  EXPECT_FALSE(kern::delta_warpscan_applies(4, false, 128, 64, 64, 4));   // fp32: no tensor cores
+  EXPECT_FALSE(kern::delta_warpscan_applies(2, true, 128, 64, 64, 4));    // a normalizer
+  EXPECT_FALSE(kern::delta_warpscan_applies(2, false, 256, 64, 64, 4));   // 128 state accumulators per thread
+  EXPECT_FALSE(kern::delta_warpscan_applies(2, false, 128, 128, 64, 4));  // C / 2 more for v_new^T
+  EXPECT_FALSE(kern::delta_warpscan_applies(2, false, 128, 64, 128, 4));  // 8 groups on 4 warps
+  EXPECT_EQ(kern::state_scan_threads(2, true, false, 128, 64, 64, 4), 128);
+  EXPECT_EQ(kern::state_scan_threads(2, true, false, 128, 64, 16, 4), 32);
+  EXPECT_EQ(kern::state_scan_threads(2, true, false, 128, 128, 16, 4), 128);  // the key-slice scan
+  EXPECT_EQ(kern::state_scan_threads(2, false, false, 128, 64, 16, 4), 128);  // additive rules
+  const kern::DeltaWarpScanLayout l = kern::delta_warpscan_layout(128, 64, 64, 2);
+  EXPECT_EQ(kern::chunk_layout(kern::ChunkKernel::Scan, 128, 128, 64, 64, 4, false, true, false, 2, 128, 2).bytes(),
+            l.total);
+  // Two stages of W, k^ (64 x 136) and U (64 x 72), Gamma_last, four staging tiles of 16 x 136.
+  EXPECT_EQ(l.stage, 2 * 64 * 136 * 2 + 64 * 72 * 2 + 512);
+  EXPECT_EQ(l.total, 2 * l.stage + 4 * 16 * 136 * 2 + 128);
+  EXPECT_EQ(l.ld_s % 8, 0);  // 16-byte rows for stmatrix and the copies out
+  EXPECT_EQ(l.ld_v % 8, 0);
 }
 
 /// The delta prep takes the WY body and the output kernel the register body only where their predicates

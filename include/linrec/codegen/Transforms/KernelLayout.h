@@ -43,6 +43,7 @@ struct StagePlan {
   std::string header;     ///< the header that declares it
   std::string grid[3];    ///< launch-descriptor formulas
   int64_t smemBytes = 0;  ///< dynamic shared memory (from linrec/kernel/layout.cuh)
+  int64_t threads = 0;    ///< block size; 0: the tuning's warps * 32
 };
 
 /// Whether the fused strategy takes the register-state kernel (layout.cuh fused_regs_applies), which splits

@@ -17,6 +17,7 @@
 // scores, are then computed for all chunks at once. z = ceil(T / C) bounds any sequence's chunk count (with
 // cu_seqlens T is the total token count); output blocks past the end of their sequence return at once.
 //   1. chunk_state_scan   grid (N * H, ceil(V / BV), ceil(K' / BK))  smem chunk_state_scan_smem_bytes<...>()
+//      threads layout.cuh state_scan_threads (BV / 2 for the delta scan chunk_delta_scan_warp, else Warps * 32)
 //      writes the state entering each chunk to ws (input type) and, for normalizers, z (fp32); ht/zt.
 //   2. chunk_output       grid (N * H, ceil(V / BV), ceil(T / C))    smem chunk_output_smem_bytes<...>()
 //      the outputs of each chunk from the state entering it.
@@ -31,6 +32,7 @@
 #pragma once
 
 #include "linrec/kernel/chunk_phases.cuh"
+#include "linrec/kernel/delta_scan.cuh"
 #include "linrec/kernel/fused_regs.cuh"
 #include "linrec/kernel/output_regs.cuh"
 #include "linrec/kernel/wy.cuh"
@@ -370,6 +372,14 @@ LINREC_DEV void chunk_additive_scan_regs(const FwdParams& p) {
 template <class Variant, class Config>
 LINREC_DEV void chunk_delta_scan(const FwdParams& p);
 
+/// Whether the delta state scan takes chunk_delta_scan_warp (delta_scan.cuh; layout.cuh
+/// delta_warpscan_applies, which also sizes the scan's launch and its threads).
+template <class Variant, class Config>
+LINREC_HD constexpr bool delta_scan_by_warps() {
+  return Variant::kDelta && delta_warpscan_applies(Config::kDType == DType::FP32 ? 4 : 2, Variant::kNormalize,
+                                                   Variant::KF, Config::C, Config::BV, Config::Warps);
+}
+
 /// Whether the delta state scan keeps its state in registers (chunk_delta_scan_regs; layout.cuh
 /// delta_regscan_applies, which also sizes the scan's launch).
 template <class Variant, class Config>
@@ -534,10 +544,12 @@ LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
   }
 }
 
-/// State passing, stage 1: chunk_additive_scan, or chunk_delta_scan(_regs) for delta rules.
+/// State passing, stage 1: chunk_additive_scan(_regs), or chunk_delta_scan(_warp, _regs) for delta rules.
 template <class Variant, class Config>
 LINREC_DEV void chunk_state_scan(const FwdParams& p) {
-  if constexpr (delta_scan_in_registers<Variant, Config>())
+  if constexpr (delta_scan_by_warps<Variant, Config>())
+    chunk_delta_scan_warp<Variant, Config>(p);
+  else if constexpr (delta_scan_in_registers<Variant, Config>())
     chunk_delta_scan_regs<Variant, Config>(p);
   else if constexpr (Variant::kDelta)
     chunk_delta_scan<Variant, Config>(p);

@@ -379,6 +379,51 @@ LINREC_HD constexpr DeltaRegScanLayout delta_regscan_layout(int KF, int C, int B
   return l;
 }
 
+/// The delta-rule state scan with one warp per 16 value columns (delta_scan.cuh chunk_delta_scan_warp):
+/// each warp holds S^T for its 16 columns by every key row as mma accumulators, so the chunk's two
+/// products (v_new^T = U^T - S^T W^T, then S^T += v_new^T k^) take their A operands from registers and
+/// no warp waits on another; the block shares only the cp.async ring of W, k^, U and Gamma_last. 16-bit
+/// inputs, no normalizer, K'p <= 128 (64 state accumulators per thread), C <= 64 (C / 2 for v_new^T), and
+/// at most `warps` groups (the launch is BV / 16 warps, inside the Config's launch bound).
+LINREC_HD constexpr bool delta_warpscan_applies(int elem_bytes, bool normalize, int KF, int C, int BV, int warps) {
+  const int kfp = padded_feature_width(KF);
+  return elem_bytes == 2 && !normalize && kfp <= 128 && C % 16 == 0 && C <= 64 && BV % 16 == 0 && BV <= 128 &&
+         BV / 16 <= warps;
+}
+/// Its shared memory: ns stages of W and k^ ([C][K'p] each), the V-tile of U ([C][BV]) and Gamma_last
+/// ([K'p] fp32); one staging tile per warp, for S_c^T ([16][K'p]) on its way to ws.states and then v_new
+/// ([C][16]) on its way to ws.vn (16-byte rows out of both); 32 floats for first_chunk_index's block sum.
+struct DeltaWarpScanLayout {
+  int ns = 2, ld_k = 0, ld_u = 0, ld_s = 0, ld_v = 0, w = 0, kh = 0, u = 0, gl = 0, stage = 0, stg = 0,
+      stg_warp = 0, misc = 0, total = 0;
+};
+LINREC_HD constexpr DeltaWarpScanLayout delta_warpscan_layout(int KF, int C, int BV, int stages) {
+  DeltaWarpScanLayout l{};
+  const int kfp = padded_feature_width(KF);
+  l.ld_k = smem_row_stride(kfp, 2);
+  l.ld_u = smem_row_stride(BV, 2);
+  l.w = 0;
+  l.kh = l.w + round_up(2 * C * l.ld_k, 16);
+  l.u = l.kh + round_up(2 * C * l.ld_k, 16);
+  l.gl = l.u + round_up(2 * C * l.ld_u, 16);
+  l.stage = l.gl + round_up(4 * kfp, 16);
+  l.ns = delta_regscan_stages(stages);
+  l.ld_s = kfp + 8;
+  l.ld_v = 16 + 8;
+  const int s_bytes = 2 * 16 * l.ld_s, v_bytes = 2 * C * l.ld_v;
+  l.stg = l.ns * l.stage;
+  l.stg_warp = round_up(s_bytes > v_bytes ? s_bytes : v_bytes, 16);
+  l.misc = l.stg + (BV / 16) * l.stg_warp;
+  l.total = l.misc + 4 * 32;
+  return l;
+}
+/// Threads of the state-scan launch: BV / 2 (a warp per 16 value columns) where chunk_delta_scan_warp
+/// applies, else the Config's warps. Codegen's descriptor, the test harness and the kernel all ask.
+LINREC_HD constexpr int state_scan_threads(int elem_bytes, bool delta, bool normalize, int KF, int C, int BV,
+                                           int warps) {
+  return delta && delta_warpscan_applies(elem_bytes, normalize, KF, C, BV, warps) ? 2 * BV : 32 * warps;
+}
+
 /// The layout of one chunk kernel. K: input key width; KF: feature width K'; C, BV, warps from Config;
 /// elem_bytes: 2 for bf16/fp16 inputs, 4 for fp32. Pass the exact value: 16-bit kernels also hold a 16-bit
 /// copy of the state (Sb), so the fp32 figure is not an upper bound for them. block_k: Config::BK (only the
@@ -405,6 +450,12 @@ LINREC_HD constexpr ChunkLayout chunk_layout(ChunkKernel kind, int K, int KF, in
   // slices; it loads W, k^ and U ready-made from the prep kernel, so it needs no gates or q/k regions.
   const bool dscan = local && delta;
   l.sb_rows = local && !delta ? scan_slice_rows(KF, block_k) : l.kfp;
+  // The warp-per-columns delta scan has regions of its own (delta_warpscan_layout) and nothing else: the
+  // generic scan's would double its launch size and halve its blocks per SM.
+  if (dscan && delta_warpscan_applies(eb, normalize, KF, C, BV, warps)) {
+    l.total = delta_warpscan_layout(KF, C, BV, stages).total;
+    return l;
+  }
   int at = 0;
   auto take = [&at](int nbytes) {
     const int off = at;

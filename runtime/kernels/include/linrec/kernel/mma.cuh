@@ -82,6 +82,45 @@ LINREC_DEV void ldsm_x2(unsigned (&r)[2], const void* p) {
 }
 #endif
 
+/// Stores a 16 x 16 tile held as an A fragment (lane (g, t): a[0] rows g, cols 2t, 2t + 1; a[1] rows g + 8;
+/// a[2] and a[3] columns + 8) row-major at p (ld elements, 16-byte aligned rows): one stmatrix on sm_90,
+/// else each lane's four pairs.
+LINREC_DEV void store_frag_a(const unsigned (&a)[4], unsigned short* p, int ld) {
+#if !defined(LINREC_KERNEL_EMULATION) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  const int l = lane_id();
+  const unsigned short* q = p + ((l & 7) + ((l >> 3) & 1) * 8) * ld + (l >> 4) * 8;
+  asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1,%2,%3,%4};\n" ::"r"(smem_addr(q)), "r"(a[0]),
+               "r"(a[1]), "r"(a[2]), "r"(a[3])
+               : "memory");
+#else
+  const int g = lane_id() >> 2, t = lane_id() & 3;
+  *reinterpret_cast<unsigned*>(p + g * ld + 2 * t) = a[0];
+  *reinterpret_cast<unsigned*>(p + (g + 8) * ld + 2 * t) = a[1];
+  *reinterpret_cast<unsigned*>(p + g * ld + 8 + 2 * t) = a[2];
+  *reinterpret_cast<unsigned*>(p + (g + 8) * ld + 8 + 2 * t) = a[3];
+#endif
+}
+/// As store_frag_a, transposed: element (m, k) of the fragment lands at p[k * ld + m].
+LINREC_DEV void store_frag_a_trans(const unsigned (&a)[4], unsigned short* p, int ld) {
+#if !defined(LINREC_KERNEL_EMULATION) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  // Matrix m = a[m] holds fragment rows (m & 1) * 8.., columns (m >> 1) * 8..: transposed, rows (m >> 1) * 8..
+  // and columns (m & 1) * 8.. of p; lane l gives row l % 8 of matrix l / 8.
+  const int l = lane_id(), m = l >> 3;
+  const unsigned short* q = p + ((l & 7) + (m >> 1) * 8) * ld + (m & 1) * 8;
+  asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1,%2,%3,%4};\n" ::"r"(smem_addr(q)),
+               "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3])
+               : "memory");
+#else
+  const int g = lane_id() >> 2, t = lane_id() & 3;
+#pragma unroll
+  for (int r = 0; r < 4; ++r) {
+    const int m = g + 8 * (r & 1), k = 2 * t + 8 * (r >> 1);
+    p[k * ld + m] = (unsigned short)(a[r] & 0xffffu);
+    p[(k + 1) * ld + m] = (unsigned short)(a[r] >> 16);
+  }
+#endif
+}
+
 /// A-operand view of a row-major tile: element (m, k) = p[m * ld + k]; ld and k even for pair(). With
 /// 16-bit elements, p and ld * 2 bytes 16-byte aligned, load_a() fetches a 16x16 fragment with one ldmatrix.
 template <DType D>

@@ -134,6 +134,30 @@ LINREC_DEV void load_tile_async(const void* src, long long off0, long long rs, i
   }
 }
 
+/// load_tile_async for tiles whose every row is valid and whose vectors divide evenly among the NT threads
+/// (ROWS * COLS / vec a multiple of NT, NT a multiple of COLS / vec): each thread keeps its column, and
+/// its copies sit at compile-time offsets from one address (no per-vector index arithmetic or bounds
+/// checks). cols_valid: columns past it are zero-filled. Other shapes go to load_tile_async.
+template <DType D, int ROWS, int COLS, int NT>
+LINREC_DEV void load_rows_async(const void* src, long long off0, long long rs, int cols_valid,
+                                typename Storage<D>::type* dst, int ld) {
+  using E = typename Storage<D>::type;
+  constexpr int VE = kVecElems<D>, PR = COLS / VE, TOTAL = ROWS * PR;
+  static_assert(COLS % VE == 0, "load_rows_async: COLS must be a multiple of the vector width");
+  if constexpr (TOTAL % NT == 0 && NT % PR == 0) {
+    constexpr int RSTEP = NT / PR;
+    const int r0 = (int)threadIdx.x / PR, c = ((int)threadIdx.x - r0 * PR) * VE;
+    const bool ok = c < cols_valid;
+    const E* s = static_cast<const E*>(src) + off0 + r0 * rs + c;
+    E* d = dst + r0 * ld + c;
+#pragma unroll
+    for (int it = 0; it < TOTAL / NT; ++it)
+      cp_async16(d + it * RSTEP * ld, ok ? s + it * RSTEP * rs : static_cast<const E*>(src), ok);
+  } else {
+    load_tile_async<D, ROWS, COLS, NT>(src, off0, rs, ROWS, cols_valid, dst, ld);
+  }
+}
+
 /// The kVecElems<D> elements of a 16-byte vector as floats, and back (bit operations on the 32-bit words,
 /// so no type punning through pointers).
 template <DType D>

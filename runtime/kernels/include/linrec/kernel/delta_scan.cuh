@@ -1,0 +1,217 @@
+// linrec/kernel/delta_scan.cuh: chunk_delta_scan_warp, the delta rules' state-passing scan with one warp per
+// 16 value columns (layout.cuh delta_warpscan_applies says for which variants and configs).
+//
+// Per (sequence, head, V-tile) the scan walks the chunks in order: v_new = U - W S_c, then
+// S_{c+1} = Gamma_last S_c + k^T v_new, with W, k^, U and Gamma_last from the prep (ws.wy, ws.kh, ws.vn,
+// ws.gl). It writes S_c (ws.states) and v_new (over U in ws.vn) for the output kernel.
+//
+// Why a kernel of its own: the walk is a chain of two dependent products per chunk, and the key-slice
+// scans (chunk_delta_scan_regs) put a cross-warp exchange of the state and of v_new between them: two
+// barriers and two shared-memory round trips per chunk, ~1,000 issued instructions per warp and chunk at
+// 4 cycles each (H200, gated_delta_rule B = 2, T = 16k: 2.2 us a chunk of 64; fla's fwd_h 1.2 us). Here warp
+// w owns the columns [16 w, 16 w + 16) of the V-tile and every key row of S^T as mma accumulators
+// (m = value column, n = key). An accumulator pair of two adjacent n8 tiles is, packed to 16 bits, the
+// A fragment of a k16 step, so
+//   v_new^T = U^T - S^T W^T  takes A from the state registers and B (W rows) from shared memory;
+//   S^T    <- Gamma S^T + v_new^T k^  takes A from the v_new^T registers and B (k^ rows) likewise;
+// U^T lands in the accumulator layout from one ldmatrix.trans per k16 step. The only barrier per chunk
+// is the cp.async ring's (W, k^, U, Gamma_last are shared by the block's warps); S_c and v_new leave
+// through a per-warp staging tile as 16-byte rows, off the chain.
+#pragma once
+
+#include "linrec/kernel/chunk_phases.cuh"
+
+namespace linrec {
+namespace kern {
+
+/// The A fragment of a k16 step from two adjacent accumulator tiles (columns 0-7 in lo, 8-15 in hi),
+/// rounded to the input type: lane (g, t) holds rows g, g + 8 at columns 2t, 2t + 1 of each.
+template <DType D>
+LINREC_DEV void acc_to_a(const float (&lo)[4], const float (&hi)[4], unsigned (&a)[4]) {
+  a[0] = pack2<D>(lo[0], lo[1]);
+  a[1] = pack2<D>(lo[2], lo[3]);
+  a[2] = pack2<D>(hi[0], hi[1]);
+  a[3] = pack2<D>(hi[2], hi[3]);
+}
+
+template <class Variant, class Config>
+LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
+  using X = Chunk<Variant, Config, ChunkKernel::Scan>;
+  using E = typename X::E;
+  constexpr DType D = X::D;
+  constexpr int C = X::C, BV = X::BV, KF = X::KF, KFP = X::KFP, V = X::V;
+  constexpr int WS = BV / 16, NTS = 32 * WS, NK = KFP / 8, NC = C / 8;
+  static_assert(delta_warpscan_applies(D == DType::FP32 ? 4 : 2, Variant::kNormalize, KF, C, BV, Config::Warps),
+                "chunk_delta_scan_warp: variant/config outside delta_warpscan_applies");
+  static_assert(KFP % 16 == 0 && C % 16 == 0, "chunk_delta_scan_warp: whole k16 steps");
+  constexpr DeltaWarpScanLayout SL = delta_warpscan_layout(KF, C, BV, Config::Stages);
+  constexpr int NS = SL.ns, LDK = SL.ld_k, LDU = SL.ld_u, LDS = SL.ld_s, LDV = SL.ld_v;
+  static_assert(SL.total <= X::L.total, "chunk_delta_scan_warp: the scan's launch size must cover its layout");
+  X x(p);
+  const int wid = warp_id(), lane = lane_id(), g = lane >> 2, t4 = lane & 3;
+  const int vl = 16 * wid;
+  const long long c0 = first_chunk_index<C, NTS>(p, x.n, reinterpret_cast<long long*>(x.sm + SL.misc));
+  const StatePassingWs ws = sp_ws<Variant, Config>(p);
+  unsigned char* const wsb = reinterpret_cast<unsigned char*>(p.ws);
+  E* const states = reinterpret_cast<E*>(wsb + ws.states);
+  const int cols = (int)(ws.vn_ld - x.v0 < BV ? ws.vn_ld - x.v0 : BV);
+  auto wbuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL.stage + SL.w); };
+  auto kbuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL.stage + SL.kh); };
+  auto ubuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL.stage + SL.u); };
+  auto gbuf = [&](int s) { return reinterpret_cast<float*>(x.sm + s * SL.stage + SL.gl); };
+  E* const stg = reinterpret_cast<E*>(x.sm + SL.stg + wid * SL.stg_warp);
+  // Chunk c's operands into stage s: one cp.async group, empty past the sequence's end (so that every
+  // iteration commits one and wait_group counts chunks).
+  auto fetch = [&](int c, int s) {
+    if (c * C < x.len) {
+      const long long slot = (c0 + c) * p.H + x.h;
+      load_rows_async<D, C, KFP, NTS>(wsb + ws.wy + slot * ws.wy_chunk, 0, KFP, KFP, wbuf(s), LDK);
+      load_rows_async<D, C, KFP, NTS>(wsb + ws.kh + slot * ws.wy_chunk, 0, KFP, KFP, kbuf(s), LDK);
+      load_rows_async<D, C, BV, NTS>(wsb + ws.vn + slot * ws.vn_chunk, x.v0, ws.vn_ld, cols, ubuf(s), LDU);
+      if constexpr (X::kHasDecay) {
+        const float* src = reinterpret_cast<const float*>(wsb + ws.gl + slot * ws.gl_chunk);
+        if constexpr (X::kVec) {
+          for (int e = (int)threadIdx.x; e < KFP / 4; e += NTS) cp_async16(gbuf(s) + 4 * e, src + 4 * e, true);
+        } else if (threadIdx.x == 0) {
+          cp_async16(gbuf(s), src, true);  // Gamma_last is gl[0]; the slot holds K'p floats
+        }
+      }
+    }
+    cp_async_commit();
+  };
+  const long long sbase = ((long long)x.n * p.H + x.h) * KF * (long long)V;
+  WarpAcc<1, NK> st;  // S^T: rows (value columns) v0 + vl + m, columns (keys) n
+  st.for_each([&](int m, int d, float& a) {
+    const int v = x.v0 + vl + m;
+    a = (p.h0 != nullptr && v < V && d < KF) ? p.h0[sbase + (long long)d * V + v] : 0.0f;
+  });
+  // Every row of the V-tile is a real column when V is a multiple of BV (the usual case): no checks then.
+  constexpr bool kFullTiles = V % BV == 0;
+  unsigned short* const stg16 = reinterpret_cast<unsigned short*>(stg);
+#pragma unroll
+  for (int s = 0; s < NS - 1; ++s) fetch(s, s);
+#pragma unroll 1
+  for (int c = 0; c * C < x.len; ++c) {
+    const int s = c % NS;
+    const long long slot = (c0 + c) * p.H + x.h;
+    // S_c rounded to the input type: the A fragments of this chunk's W S, and (through the staging tile,
+    // which the previous chunk's v_new copy has finished reading) the 16-byte rows to ws.states.
+    unsigned sa[KFP / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < KFP / 16; ++kk) acc_to_a<D>(st.c[0][2 * kk], st.c[0][2 * kk + 1], sa[kk]);
+    warp_sync();
+#pragma unroll
+    for (int kk = 0; kk < KFP / 16; ++kk) store_frag_a(sa[kk], stg16 + 16 * kk, LDS);
+    warp_sync();
+    {
+      E* const dst = states + slot * KF * (long long)V + (long long)(x.v0 + vl) * KF;
+      constexpr int VPR = KF / 8;
+      if constexpr (KF % 8 == 0 && (16 * VPR) % 32 == 0 && 32 % VPR == 0) {
+        const int r0 = lane / VPR, d = 8 * (lane - r0 * VPR);
+#pragma unroll
+        for (int it = 0; it < 16 * VPR / 32; ++it) {
+          const int r = r0 + it * (32 / VPR);
+          if (kFullTiles || x.v0 + vl + r < V)
+            *reinterpret_cast<uint4*>(dst + (long long)r * KF + d) = *reinterpret_cast<const uint4*>(stg + r * LDS + d);
+        }
+      } else if constexpr (KF % 8 == 0) {
+        for (int e = lane; e < 16 * VPR; e += 32) {
+          const int r = e / VPR, d = 8 * (e - r * VPR);
+          if (x.v0 + vl + r < V)
+            *reinterpret_cast<uint4*>(dst + (long long)r * KF + d) = *reinterpret_cast<const uint4*>(stg + r * LDS + d);
+        }
+      } else {
+        for (int e = lane; e < 16 * KF; e += 32) {
+          const int r = e / KF, d = e - r * KF;
+          if (x.v0 + vl + r < V) dst[(long long)r * KF + d] = stg[r * LDS + d];
+        }
+      }
+    }
+    cp_async_wait_group<NS - 2>();
+    // Chunk c has landed; stage (c - 1) % NS is free (every warp has passed its products).
+    block_sync();
+    fetch(c + NS - 1, (c + NS - 1) % NS);
+    // v_new^T = U^T - S^T W^T: the accumulators start from U^T (one ldmatrix.trans per k16 step of
+    // tokens gives it in their layout), A is -S^T, B W's rows (element (key, token)).
+    WarpAcc<1, NC> pv;
+    {
+      const RowsBView<D> uv{ubuf(s) + vl, LDU};  // (token, column) = U[token][vl + column]
+      auto lo = [](unsigned x) { return to_float<D>((E)(x & 0xffffu)); };
+      auto hi = [](unsigned x) { return to_float<D>((E)(x >> 16)); };
+#pragma unroll
+      for (int kb = 0; kb < C / 16; ++kb) {
+        unsigned uf[4];
+        frag_b2(uv, uf, 16 * kb, 0);
+        float* a = pv.c[0][2 * kb];
+        float* b = pv.c[0][2 * kb + 1];
+        a[0] = lo(uf[0]), a[1] = hi(uf[0]), a[2] = lo(uf[2]), a[3] = hi(uf[2]);
+        b[0] = lo(uf[1]), b[1] = hi(uf[1]), b[2] = lo(uf[3]), b[3] = hi(uf[3]);
+      }
+    }
+    {
+      const ColsView<D> wv{wbuf(s), LDK};  // (key, token) = W[token][key]
+#pragma unroll
+      for (int kk = 0; kk < KFP / 16; ++kk) {
+        // -S^T: the sign bits of both 16-bit halves.
+        const unsigned na[4] = {sa[kk][0] ^ 0x80008000u, sa[kk][1] ^ 0x80008000u, sa[kk][2] ^ 0x80008000u,
+                                sa[kk][3] ^ 0x80008000u};
+#pragma unroll
+        for (int j = 0; j < NC; j += 2) {
+          unsigned bf[4];
+          frag_b2(wv, bf, 16 * kk, 8 * j);
+          mma_pair<D>(pv.c[0][j], pv.c[0][j + 1], na, bf);
+        }
+      }
+    }
+    // v_new rounded to the input type: the update's A fragments, and (transposed into the staging tile,
+    // [token][16], once the S_c copy has read it) the output kernel's values.
+    unsigned va[C / 16][4];
+#pragma unroll
+    for (int kb = 0; kb < C / 16; ++kb) acc_to_a<D>(pv.c[0][2 * kb], pv.c[0][2 * kb + 1], va[kb]);
+    warp_sync();
+#pragma unroll
+    for (int kb = 0; kb < C / 16; ++kb) store_frag_a_trans(va[kb], stg16 + 16 * kb * LDV, LDV);
+    // S^T <- Gamma_last S^T + v_new^T k^ (B: k^'s rows, element (token, key)).
+    if constexpr (X::kHasDecay) {
+      const float* gl = gbuf(s);
+      if constexpr (X::kVec) {
+        st.for_each([&](int, int d, float& a) { a *= gl[d]; });
+      } else {
+        const float gamma = gl[0];
+        st.for_each([&](int, int, float& a) { a *= gamma; });
+      }
+    }
+    {
+      const RowsBView<D> kv{kbuf(s), LDK};
+#pragma unroll
+      for (int kb = 0; kb < C / 16; ++kb)
+#pragma unroll
+        for (int j = 0; j < NK; j += 2) {
+          unsigned bf[4];
+          frag_b2(kv, bf, 16 * kb, 8 * j);
+          mma_pair<D>(st.c[0][j], st.c[0][j + 1], va[kb], bf);
+        }
+    }
+    warp_sync();  // v_new is in the staging tile
+    if (kFullTiles || vl < cols) {
+      // Two 16-byte vectors per token row of the warp's 16 columns (cols, v0 and vn_ld are multiples of 16).
+      E* const gdst = reinterpret_cast<E*>(wsb + ws.vn + slot * ws.vn_chunk) + x.v0 + vl;
+      const int i0 = lane >> 1, h8 = 8 * (lane & 1);
+#pragma unroll
+      for (int it = 0; it < C / 16; ++it) {
+        const int i = i0 + 16 * it;
+        *reinterpret_cast<uint4*>(gdst + (long long)i * ws.vn_ld + h8) =
+            *reinterpret_cast<const uint4*>(stg + i * LDV + h8);
+      }
+    }
+  }
+  if (p.ht != nullptr) {
+    st.for_each([&](int m, int d, float& a) {
+      const int v = x.v0 + vl + m;
+      if (v < V && d < KF) p.ht[sbase + (long long)d * V + v] = a;
+    });
+  }
+}
+
+}  // namespace kern
+}  // namespace linrec
