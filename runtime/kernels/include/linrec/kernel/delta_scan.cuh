@@ -88,6 +88,58 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
   // Every row of the V-tile is a real column when V is a multiple of BV (the usual case): no checks then.
   constexpr bool kFullTiles = V % BV == 0;
   unsigned short* const stg16 = reinterpret_cast<unsigned short*>(stg);
+  // Fragment access. On the device every ldmatrix / stmatrix address is a 32-bit shared address: a base
+  // per stage (or the warp's staging tile), this lane's row offset (the views' load_b2 / store_frag_a
+  // patterns, computed once) and a compile-time offset, so the products issue no address arithmetic. The
+  // emulator goes through the views.
+#ifndef LINREC_KERNEL_EMULATION
+  const unsigned sm0 = (unsigned)__cvta_generic_to_shared(x.sm);
+  const int lr = (lane & 7) + (((lane >> 3) & 1) << 3), lc = (lane >> 4) << 3;  // RowsBView / store_frag_a
+  const unsigned off_w = 2u * (((lane & 7) + ((lane >> 4) << 3)) * LDK + (((lane >> 3) & 1) << 3));  // ColsView
+  const unsigned off_k = 2u * (lr * LDK + lc), off_u = 2u * (lr * LDU + lc + vl);
+  const unsigned stg_s = sm0 + SL.stg + wid * SL.stg_warp;
+  const unsigned off_s = 2u * (lr * LDS + lc);
+  const unsigned off_v = 2u * (((lane & 7) + (((lane >> 4) & 1) << 3)) * LDV + (((lane >> 3) & 1) << 3));
+#endif
+  // W's rows as B (element (key, token)): the k16 step kk of keys, tokens 8 j .. 8 j + 15.
+  auto frag_w = [&](unsigned (&bf)[4], int s, int kk, int j) {
+#ifdef LINREC_KERNEL_EMULATION
+    frag_b2(ColsView<D>{wbuf(s), LDK}, bf, 16 * kk, 8 * j);
+#else
+    ldsm_x4_at(bf, sm0 + s * SL.stage + SL.w + off_w + 2 * (8 * j * LDK + 16 * kk));
+#endif
+  };
+  // k^'s rows as B (element (token, key)): the k16 step kb of tokens, keys 8 j .. 8 j + 15.
+  auto frag_k = [&](unsigned (&bf)[4], int s, int kb, int j) {
+#ifdef LINREC_KERNEL_EMULATION
+    frag_b2(RowsBView<D>{kbuf(s), LDK}, bf, 16 * kb, 8 * j);
+#else
+    ldsm_x4_trans_at(bf, sm0 + s * SL.stage + SL.kh + off_k + 2 * (16 * kb * LDK + 8 * j));
+#endif
+  };
+  // The warp's 16 columns of U (element (token, column)) for the k16 step kb of tokens.
+  auto frag_u = [&](unsigned (&bf)[4], int s, int kb) {
+#ifdef LINREC_KERNEL_EMULATION
+    frag_b2(RowsBView<D>{ubuf(s) + vl, LDU}, bf, 16 * kb, 0);
+#else
+    ldsm_x4_trans_at(bf, sm0 + s * SL.stage + SL.u + off_u + 2 * (16 * kb * LDU));
+#endif
+  };
+  // S_c's k16 step kk into the staging tile ([16][LDS]), and v_new's k16 step kb transposed ([token][LDV]).
+  auto stage_s = [&](const unsigned (&a)[4], int kk) {
+#if !defined(LINREC_KERNEL_EMULATION) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    stsm_x4_at(a, stg_s + off_s + 32 * kk);
+#else
+    store_frag_a(a, stg16 + 16 * kk, LDS);
+#endif
+  };
+  auto stage_v = [&](const unsigned (&a)[4], int kb) {
+#if !defined(LINREC_KERNEL_EMULATION) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    stsm_x4_trans_at(a, stg_s + off_v + 2 * 16 * kb * LDV);
+#else
+    store_frag_a_trans(a, stg16 + 16 * kb * LDV, LDV);
+#endif
+  };
 #pragma unroll
   for (int s = 0; s < NS - 1; ++s) fetch(s, s);
 #pragma unroll 1
@@ -101,7 +153,7 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
     for (int kk = 0; kk < KFP / 16; ++kk) acc_to_a<D>(st.c[0][2 * kk], st.c[0][2 * kk + 1], sa[kk]);
     warp_sync();
 #pragma unroll
-    for (int kk = 0; kk < KFP / 16; ++kk) store_frag_a(sa[kk], stg16 + 16 * kk, LDS);
+    for (int kk = 0; kk < KFP / 16; ++kk) stage_s(sa[kk], kk);
     warp_sync();
     {
       E* const dst = states + slot * KF * (long long)V + (long long)(x.v0 + vl) * KF;
@@ -135,13 +187,12 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
     // tokens gives it in their layout), A is -S^T, B W's rows (element (key, token)).
     WarpAcc<1, NC> pv;
     {
-      const RowsBView<D> uv{ubuf(s) + vl, LDU};  // (token, column) = U[token][vl + column]
       auto lo = [](unsigned x) { return to_float<D>((E)(x & 0xffffu)); };
       auto hi = [](unsigned x) { return to_float<D>((E)(x >> 16)); };
 #pragma unroll
       for (int kb = 0; kb < C / 16; ++kb) {
         unsigned uf[4];
-        frag_b2(uv, uf, 16 * kb, 0);
+        frag_u(uf, s, kb);
         float* a = pv.c[0][2 * kb];
         float* b = pv.c[0][2 * kb + 1];
         a[0] = lo(uf[0]), a[1] = hi(uf[0]), a[2] = lo(uf[2]), a[3] = hi(uf[2]);
@@ -149,7 +200,12 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
       }
     }
     {
-      const ColsView<D> wv{wbuf(s), LDK};  // (key, token) = W[token][key]
+      // With C <= 32 each accumulator would wait on a chain of K'p / 16 dependent products, the chunk's
+      // longest stretch when a warp has its scheduler to itself (long sequences): odd k16 steps go to a
+      // second set, added at the end.
+      constexpr bool kSplit = C <= 32;
+      WarpAcc<1, kSplit ? NC : 2> pz;
+      pz.zero();
 #pragma unroll
       for (int kk = 0; kk < KFP / 16; ++kk) {
         // -S^T: the sign bits of both 16-bit halves.
@@ -158,9 +214,18 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
 #pragma unroll
         for (int j = 0; j < NC; j += 2) {
           unsigned bf[4];
-          frag_b2(wv, bf, 16 * kk, 8 * j);
-          mma_pair<D>(pv.c[0][j], pv.c[0][j + 1], na, bf);
+          frag_w(bf, s, kk, j);
+          if (kSplit && (kk & 1))
+            mma_pair<D>(pz.c[0][j], pz.c[0][j + 1], na, bf);
+          else
+            mma_pair<D>(pv.c[0][j], pv.c[0][j + 1], na, bf);
         }
+      }
+      if constexpr (kSplit) {
+#pragma unroll
+        for (int j = 0; j < NC; ++j)
+#pragma unroll
+          for (int r = 0; r < 4; ++r) pv.c[0][j][r] += pz.c[0][j][r];
       }
     }
     // v_new rounded to the input type: the update's A fragments, and (transposed into the staging tile,
@@ -170,7 +235,7 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
     for (int kb = 0; kb < C / 16; ++kb) acc_to_a<D>(pv.c[0][2 * kb], pv.c[0][2 * kb + 1], va[kb]);
     warp_sync();
 #pragma unroll
-    for (int kb = 0; kb < C / 16; ++kb) store_frag_a_trans(va[kb], stg16 + 16 * kb * LDV, LDV);
+    for (int kb = 0; kb < C / 16; ++kb) stage_v(va[kb], kb);
     // S^T <- Gamma_last S^T + v_new^T k^ (B: k^'s rows, element (token, key)).
     if constexpr (X::kHasDecay) {
       const float* gl = gbuf(s);
@@ -182,13 +247,12 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
       }
     }
     {
-      const RowsBView<D> kv{kbuf(s), LDK};
 #pragma unroll
       for (int kb = 0; kb < C / 16; ++kb)
 #pragma unroll
         for (int j = 0; j < NK; j += 2) {
           unsigned bf[4];
-          frag_b2(kv, bf, 16 * kb, 8 * j);
+          frag_k(bf, s, kb, j);
           mma_pair<D>(st.c[0][j], st.c[0][j + 1], va[kb], bf);
         }
     }

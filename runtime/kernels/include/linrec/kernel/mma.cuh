@@ -76,6 +76,32 @@ LINREC_DEV void ldsm_x4_trans(unsigned (&r)[4], const void* p) {
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(smem_addr(p)));
 }
+/// ldsm_x4 / ldsm_x4_trans at a shared-state-space address: a kernel that keeps one 32-bit base per
+/// region and adds compile-time offsets spends no address arithmetic per fragment (the generic-pointer
+/// forms convert every address).
+LINREC_DEV void ldsm_x4_at(unsigned (&r)[4], unsigned a) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+}
+LINREC_DEV void ldsm_x4_trans_at(unsigned (&r)[4], unsigned a) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+}
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+/// stmatrix (sm_90) of four 8x8 matrices at a shared-state-space address, plain or transposed.
+LINREC_DEV void stsm_x4_at(const unsigned (&r)[4], unsigned a) {
+  asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1,%2,%3,%4};\n" ::"r"(a), "r"(r[0]), "r"(r[1]),
+               "r"(r[2]), "r"(r[3])
+               : "memory");
+}
+LINREC_DEV void stsm_x4_trans_at(const unsigned (&r)[4], unsigned a) {
+  asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1,%2,%3,%4};\n" ::"r"(a), "r"(r[0]),
+               "r"(r[1]), "r"(r[2]), "r"(r[3])
+               : "memory");
+}
+#endif
 /// Two 8x8 matrices (lanes 0-15 give the row addresses).
 LINREC_DEV void ldsm_x2(unsigned (&r)[2], const void* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(smem_addr(p)));
