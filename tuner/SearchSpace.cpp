@@ -212,17 +212,19 @@ Expected<Candidate> pickDefault(const dsl::Spec& spec, const codegen::HeadDims& 
                         spec.rule == dsl::UpdateRule::Delta;
   if (delta_sp) {
     if (dtype != codegen::DType::FP32) {
-      // The register scan, the WY prep and the register output kernel (16-bit): C = 32, BV = 16 on 4 warps
-      // ranked first or within 9 % of it in all four long rows of delta_rule and gated_delta_rule on the H200
-      // (0da4ece, bench/results/2026-12-03-h200/s11-delta-sp-kernels), where C = 64, BV = 32 ranked fourth
-      // or fifth, 13-25 % slower. kda (per-key decay, whose prep holds more tiles): C = 32, BV = 32 was
-      // first or second in all four rows, within 10 % of the best (fd85354, s12-kda), where C = 64, BV = 32
-      // took twice as long (its prep keeps one block per SM).
+      // The warp-per-columns scan (delta_scan.cuh), the WY prep and the register output kernel (16-bit):
+      // C = 32, BV = 32 on 4 warps with a 3-deep ring was first in delta_rule's and gated_delta_rule's 16k
+      // rows and within 6 % of the first (BV = 16) at 64k on the H200 (dc85f02,
+      // bench/results/2026-12-03-h200/s13-delta-scan-warp, call 8); every 2-stage config was slower there.
+      // kda (per-key decay; its prep holds more tiles): C = 32, BV = 32 was first at 16k and within 12 % at
+      // 1k-64k (BV = 64 first at 1k and 4k, BV = 16 at 64k; rings of 3 not timed), where C = 64, BV = 32 took
+      // twice as long (fd85354, s12-kda: its prep keeps one block per SM).
       const bool vec = spec.decay == dsl::DecayKind::Vector;
       codegen::TuningConfig first;
       first.chunk = 32;
-      first.block_v = vec ? 32 : 16;
+      first.block_v = 32;
       first.warps = 4;
+      first.stages = vec ? 2 : 3;
       first.strategy = strategy;
       prefs.insert(prefs.begin(), first);
     } else {

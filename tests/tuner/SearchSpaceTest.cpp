@@ -64,7 +64,8 @@ TEST(SearchSpace, EveryCandidateIsAcceptedByCodegenAndFitsSharedMemory) {
 
 TEST(SearchSpace, DeltaRulesSearchStatePassingWithoutKeySlices) {
   // The delta scan reads every key row (v_new = U - W S): BK is not searched, so each (C, BV, warps) has
-  // one state-passing candidate; the 16-bit state-passing default is C = 32, BV = 16 (pickDefault says why).
+  // one state-passing candidate per ring depth; the 16-bit state-passing default is C = 32, BV = 32 with a
+  // 3-deep ring (pickDefault says why).
   dsl::Spec spec = test::variant("gated_delta_rule");
   SearchSpace s = enumerateSearchSpace(spec, {128, 128}, DType::BF16, Mode::Prefill, DeviceLimits::forArch("sm_90"));
   std::set<std::tuple<int, int, int, int>> seen;
@@ -78,7 +79,8 @@ TEST(SearchSpace, DeltaRulesSearchStatePassingWithoutKeySlices) {
     if (c.is_default) {
       sp_default = true;
       EXPECT_EQ(c.config.chunk, 32);
-      EXPECT_EQ(c.config.block_v, 16);
+      EXPECT_EQ(c.config.block_v, 32);
+      EXPECT_EQ(c.config.stages, 3);
     }
   }
   EXPECT_GT(sp, 0);
@@ -216,15 +218,17 @@ TEST(SearchSpace, DefaultsFallBackUntilTheyFit) {
   ASSERT_TRUE(sp32.ok()) << sp32.error();
   EXPECT_EQ(sp32->config.chunk, 64);
   EXPECT_EQ(sp32->config.block_v, 32);
-  // 16-bit delta rules without a per-key decay (the register scan, WY prep and register output kernel):
-  // C = 32, BV = 16 on 4 warps, measured best or near it at T = 16k and 64k; fp32 keeps C = 64, BV = 32.
+  // 16-bit delta rules without a per-key decay (the warp scan, WY prep and register output kernel):
+  // C = 32, BV = 32 on 4 warps with 3 stages, measured best or near it at T = 16k and 64k; fp32 keeps
+  // C = 64, BV = 32.
   for (const char* v : {"delta_rule", "gated_delta_rule"}) {
     auto d16 = pickDefault(test::variant(v), {128, 128}, DType::BF16, Mode::Prefill, Strategy::StatePassing,
                            DeviceLimits::forArch("sm_90"));
     ASSERT_TRUE(d16.ok()) << d16.error();
     EXPECT_EQ(d16->config.chunk, 32) << v;
-    EXPECT_EQ(d16->config.block_v, 16) << v;
+    EXPECT_EQ(d16->config.block_v, 32) << v;
     EXPECT_EQ(d16->config.warps, 4) << v;
+    EXPECT_EQ(d16->config.stages, 3) << v;
     EXPECT_EQ(d16->config.block_k, codegen::TuningConfig{}.block_k) << v;
     auto d32 = pickDefault(test::variant(v), {128, 128}, DType::FP32, Mode::Prefill, Strategy::StatePassing,
                            DeviceLimits::forArch("sm_90"));
@@ -280,6 +284,7 @@ TEST(SearchSpace, CandidatesCompileWithNvrtcAndSpillsAreDropped) {
   o.chunks = {64};
   o.block_vs = {32, 64};
   o.warps = {4};
+  o.stages = {2};
   DeviceLimits limits = DeviceLimits::forArch("sm_90");
   SearchSpace s = enumerateSearchSpace(spec, {128, 128}, DType::BF16, Mode::Prefill, limits, o);
   ASSERT_EQ(s.candidates.size(), 4u);  // fused and state passing, BV 32 and 64

@@ -38,14 +38,15 @@ struct DeviceLimits {
 };
 
 /// The values each knob may take. The defaults cover what the hand-written kernels accept
-/// (docs/kernel-abi.md), except that stages has one value by default: only the delta rule's register-state
-/// scan uses it (its ring depth; `linrec tune --stages 2,3,4`), and other configs keep the default. BK only splits the
+/// (docs/kernel-abi.md), except that stages has two values by default: only the delta rules' register-state
+/// scans use it (their ring depth; `linrec tune --stages 2,3,4`; 3 won every long delta row on the H200 once
+/// the scan's chunk fell below 1 us), and other configs keep the default. BK only splits the
 /// state-passing scan's key rows; fused configs keep TuningConfig's default BK (they hold all of K' on chip).
 struct SearchSpaceOptions {
   std::vector<int> chunks{16, 32, 64, 128};
   std::vector<int> block_vs{16, 32, 64, 128};
   std::vector<int> warps{2, 4, 8};
-  std::vector<int> stages{2};
+  std::vector<int> stages{2, 3};
   std::vector<int> block_ks{32, 64, 128};
   std::vector<codegen::Strategy> strategies{codegen::Strategy::Fused, codegen::Strategy::StatePassing};
 };
