@@ -346,29 +346,39 @@ LINREC_HD constexpr bool delta_regscan_shape_ok(int KF, int C, int BV, int warps
 LINREC_HD constexpr bool delta_regscan_applies(int elem_bytes, bool normalize, int KF, int C, int BV, int warps) {
   return elem_bytes == 2 && !normalize && delta_regscan_shape_ok(KF, C, BV, warps);
 }
-/// Its shared memory: ns pipeline stages of W and k^ ([C][K'p] each), the V-tile of U ([C][BV]) and Gamma_last
-/// ([K'p] fp32); v_new rounded to the input type ([C][BV], the update's A operand); S_c^T in the input type
-/// ([BV][K'p]); 32 floats for first_chunk_index's block sum. ns: Config::Stages, 2 to 4
-/// (deeper rings keep more chunks' copies in flight; each stage is about 36 KB at C = 64, K = 128, so 3 or
-/// more leave one block per SM).
-struct DeltaRegScanLayout {
-  int ns = 2, ld_k = 0, ld_u = 0, ld_s = 0, w = 0, kh = 0, u = 0, gl = 0, stage = 0, vn = 0, sst = 0, misc = 0,
-      total = 0;
+/// The ring both register-state delta scans share: ns stages of W, k^ ([C][K'p]), the V-tile of U ([C][BV])
+/// and Gamma_last ([K'p] fp32), each stage `stage` bytes from the start.
+struct DeltaScanRing {
+  int ns = 2, ld_k = 0, ld_u = 0, w = 0, kh = 0, u = 0, gl = 0, stage = 0;
 };
 LINREC_HD constexpr int delta_regscan_stages(int stages) {
   return stages < 2 ? 2 : stages > 4 ? 4 : stages;
 }
+LINREC_HD constexpr DeltaScanRing delta_scan_ring(int KF, int C, int BV, int stages) {
+  DeltaScanRing r{};
+  const int kfp = padded_feature_width(KF);
+  r.ld_k = smem_row_stride(kfp, 2);
+  r.ld_u = smem_row_stride(BV, 2);
+  r.w = 0;
+  r.kh = r.w + round_up(2 * C * r.ld_k, 16);
+  r.u = r.kh + round_up(2 * C * r.ld_k, 16);
+  r.gl = r.u + round_up(2 * C * r.ld_u, 16);
+  r.stage = r.gl + round_up(4 * kfp, 16);
+  r.ns = delta_regscan_stages(stages);
+  return r;
+}
+/// chunk_delta_scan_regs' shared memory: ns pipeline stages of W and k^ ([C][K'p] each), the V-tile of U ([C][BV]) and Gamma_last
+/// ([K'p] fp32); v_new rounded to the input type ([C][BV], the update's A operand); S_c^T in the input type
+/// ([BV][K'p]); 32 floats for first_chunk_index's block sum. ns: Config::Stages, 2 to 4
+/// (deeper rings keep more chunks' copies in flight; each stage is about 36 KB at C = 64, K = 128, so 3 or
+/// more leave one block per SM).
+struct DeltaRegScanLayout : DeltaScanRing {
+  int ld_s = 0, vn = 0, sst = 0, misc = 0, total = 0;
+};
 LINREC_HD constexpr DeltaRegScanLayout delta_regscan_layout(int KF, int C, int BV, int stages) {
   DeltaRegScanLayout l{};
+  static_cast<DeltaScanRing&>(l) = delta_scan_ring(KF, C, BV, stages);
   const int kfp = padded_feature_width(KF);
-  l.ld_k = smem_row_stride(kfp, 2);
-  l.ld_u = smem_row_stride(BV, 2);
-  l.w = 0;
-  l.kh = l.w + round_up(2 * C * l.ld_k, 16);
-  l.u = l.kh + round_up(2 * C * l.ld_k, 16);
-  l.gl = l.u + round_up(2 * C * l.ld_u, 16);
-  l.stage = l.gl + round_up(4 * kfp, 16);
-  l.ns = delta_regscan_stages(stages);
   l.vn = l.ns * l.stage;
   // S_c^T (the V-tile by K'p, the input type): the B operand of W S, and the source of the 16-byte rows
   // to ws.states. Rows of K'p + 8 elements: the accumulator pairs land without bank conflicts.
@@ -393,21 +403,13 @@ LINREC_HD constexpr bool delta_warpscan_applies(int elem_bytes, bool normalize, 
 /// Its shared memory: ns stages of W and k^ ([C][K'p] each), the V-tile of U ([C][BV]) and Gamma_last
 /// ([K'p] fp32); one staging tile per warp, for S_c^T ([16][K'p]) on its way to ws.states and then v_new
 /// ([C][16]) on its way to ws.vn (16-byte rows out of both); 32 floats for first_chunk_index's block sum.
-struct DeltaWarpScanLayout {
-  int ns = 2, ld_k = 0, ld_u = 0, ld_s = 0, ld_v = 0, w = 0, kh = 0, u = 0, gl = 0, stage = 0, stg = 0,
-      stg_warp = 0, misc = 0, total = 0;
+struct DeltaWarpScanLayout : DeltaScanRing {
+  int ld_s = 0, ld_v = 0, stg = 0, stg_warp = 0, misc = 0, total = 0;
 };
 LINREC_HD constexpr DeltaWarpScanLayout delta_warpscan_layout(int KF, int C, int BV, int stages) {
   DeltaWarpScanLayout l{};
+  static_cast<DeltaScanRing&>(l) = delta_scan_ring(KF, C, BV, stages);
   const int kfp = padded_feature_width(KF);
-  l.ld_k = smem_row_stride(kfp, 2);
-  l.ld_u = smem_row_stride(BV, 2);
-  l.w = 0;
-  l.kh = l.w + round_up(2 * C * l.ld_k, 16);
-  l.u = l.kh + round_up(2 * C * l.ld_k, 16);
-  l.gl = l.u + round_up(2 * C * l.ld_u, 16);
-  l.stage = l.gl + round_up(4 * kfp, 16);
-  l.ns = delta_regscan_stages(stages);
   l.ld_s = kfp + 8;
   l.ld_v = 16 + 8;
   const int s_bytes = 2 * 16 * l.ld_s, v_bytes = 2 * C * l.ld_v;
