@@ -48,7 +48,7 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
   constexpr int NS = SL.ns, LDK = SL.ld_k, LDU = SL.ld_u, LDS = SL.ld_s, LDV = SL.ld_v;
   static_assert(SL.total <= X::L.total, "chunk_delta_scan_warp: the scan's launch size must cover its layout");
   X x(p);
-  const int wid = warp_id(), lane = lane_id(), g = lane >> 2, t4 = lane & 3;
+  const int wid = warp_id(), lane = lane_id();
   const int vl = 16 * wid;
   const long long c0 = first_chunk_index<C, NTS>(p, x.n, reinterpret_cast<long long*>(x.sm + SL.misc));
   const StatePassingWs ws = sp_ws<Variant, Config>(p);
