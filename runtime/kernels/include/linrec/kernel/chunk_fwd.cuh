@@ -421,25 +421,15 @@ LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
   unsigned char* const wsb = reinterpret_cast<unsigned char*>(p.ws);
   E* const states = reinterpret_cast<E*>(wsb + ws.states);
   const int cols = (int)(ws.vn_ld - x.v0 < BV ? ws.vn_ld - x.v0 : BV);
-  auto wbuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL.stage + SL.w); };
-  auto kbuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL.stage + SL.kh); };
-  auto ubuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL.stage + SL.u); };
-  auto gbuf = [&](int s) { return reinterpret_cast<float*>(x.sm + s * SL.stage + SL.gl); };
+  auto ring = [&](int s) { return delta_ring_stage<E>(x.sm, SL, s); };
   E* const vn = reinterpret_cast<E*>(x.sm + SL.vn);
   E* const sst = reinterpret_cast<E*>(x.sm + SL.sst);
   // Chunk c's operands into stage s: one cp.async group, empty past the sequence's end (so that every
   // iteration commits one and wait_group counts chunks).
   auto fetch = [&](int c, int s) {
-    if (c * C < x.len) {
-      const long long slot = (c0 + c) * p.H + x.h;
-      load_tile_async<D, C, KFP, NT>(wsb + ws.wy + slot * ws.wy_chunk, 0, KFP, C, KFP, wbuf(s), SL.ld_k);
-      load_tile_async<D, C, KFP, NT>(wsb + ws.kh + slot * ws.wy_chunk, 0, KFP, C, KFP, kbuf(s), SL.ld_k);
-      load_tile_async<D, C, BV, NT>(wsb + ws.vn + slot * ws.vn_chunk, x.v0, ws.vn_ld, C, cols, ubuf(s), SL.ld_u);
-      if constexpr (X::kHasDecay) {
-        const float* src = reinterpret_cast<const float*>(wsb + ws.gl + slot * ws.gl_chunk);
-        for (int e2 = (int)threadIdx.x; e2 < KFP / 4; e2 += NT) cp_async16(gbuf(s) + 4 * e2, src + 4 * e2, true);
-      }
-    }
+    if (c * C < x.len)
+      fetch_delta_chunk<D, C, KFP, BV, NT, X::kHasDecay, X::kVec>(wsb, ws, (c0 + c) * p.H + x.h, x.v0, cols,
+                                                                  ring(s), SL);
     cp_async_commit();
   };
   const long long sbase = ((long long)x.n * p.H + x.h) * KF * (long long)V;
@@ -491,8 +481,8 @@ LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
     // takes whole stripes over every key row, the B fragments from the staged state tile, so no partial
     // products cross warps.
     const ColsView<D> sv{sst + vl * SL.ld_s, SL.ld_s};  // (d, v) = S^T[vl + v][d]
-    const RowsView<D> wv{wbuf(s), SL.ld_k};
-    const E* const u = ubuf(s);
+    const RowsView<D> wv{ring(s).w, SL.ld_k};
+    const E* const u = ring(s).u;
     const int g = lane >> 2, t4 = lane & 3;
 #pragma unroll 1
     for (int I = ks; I < MT; I += KS) {
@@ -531,10 +521,10 @@ LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
       }
     }
     if constexpr (X::kHasDecay) {
-      const float* gl = gbuf(s);
+      const float* gl = ring(s).gl;
       st.for_each([&](int, int nn, float& a) { a *= gl[X::kVec ? kl + nn : 0]; });
     }
-    warp_gemm<D>(st, 0, C, TransRowsView<D>{vn + vl, SL.ld_u}, RowsBView<D>{kbuf(s) + kl, SL.ld_k});
+    warp_gemm<D>(st, 0, C, TransRowsView<D>{vn + vl, SL.ld_u}, RowsBView<D>{ring(s).kh + kl, SL.ld_k});
   }
   if (p.ht != nullptr) {
     st.for_each([&](int m, int nn, float& a) {

@@ -34,6 +34,40 @@ LINREC_DEV void acc_to_a(const float (&lo)[4], const float (&hi)[4], unsigned (&
   a[3] = pack2<D>(hi[2], hi[3]);
 }
 
+/// Stage s of a register-state delta scan's ring (layout.cuh DeltaScanRing) in shared memory sm.
+template <class E>
+struct DeltaRingStage {
+  E* w;
+  E* kh;
+  E* u;
+  float* gl;
+};
+template <class E>
+LINREC_DEV DeltaRingStage<E> delta_ring_stage(unsigned char* sm, DeltaScanRing r, int s) {
+  unsigned char* const b = sm + s * r.stage;
+  return {reinterpret_cast<E*>(b + r.w), reinterpret_cast<E*>(b + r.kh), reinterpret_cast<E*>(b + r.u),
+          reinterpret_cast<float*>(b + r.gl)};
+}
+
+/// Issues the cp.async copies of workspace chunk `slot` into a ring stage: W and k^ (every row, K'p
+/// columns), U's columns [v0, v0 + BV) of which `cols` are real (the rest zero), and Gamma_last (K'p floats
+/// for a per-key decay, else the one the scalar decay reads). The caller commits the group.
+template <DType D, int C, int KFP, int BV, int NT, bool kDecay, bool kVec>
+LINREC_DEV void fetch_delta_chunk(unsigned char* wsb, const StatePassingWs& ws, long long slot, int v0, int cols,
+                                  const DeltaRingStage<typename Storage<D>::type>& st, DeltaScanRing r) {
+  load_rows_async<D, C, KFP, NT>(wsb + ws.wy + slot * ws.wy_chunk, 0, KFP, KFP, st.w, r.ld_k);
+  load_rows_async<D, C, KFP, NT>(wsb + ws.kh + slot * ws.wy_chunk, 0, KFP, KFP, st.kh, r.ld_k);
+  load_rows_async<D, C, BV, NT>(wsb + ws.vn + slot * ws.vn_chunk, v0, ws.vn_ld, cols, st.u, r.ld_u);
+  if constexpr (kDecay) {
+    const float* src = reinterpret_cast<const float*>(wsb + ws.gl + slot * ws.gl_chunk);
+    if constexpr (kVec) {
+      for (int e = (int)threadIdx.x; e < KFP / 4; e += NT) cp_async16(st.gl + 4 * e, src + 4 * e, true);
+    } else if (threadIdx.x == 0) {
+      cp_async16(st.gl, src, true);  // Gamma_last is gl[0]; the slot holds K'p floats
+    }
+  }
+}
+
 template <class Variant, class Config>
 LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
   using X = Chunk<Variant, Config, ChunkKernel::Scan>;
@@ -55,28 +89,14 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
   unsigned char* const wsb = reinterpret_cast<unsigned char*>(p.ws);
   E* const states = reinterpret_cast<E*>(wsb + ws.states);
   const int cols = (int)(ws.vn_ld - x.v0 < BV ? ws.vn_ld - x.v0 : BV);
-  auto wbuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL.stage + SL.w); };
-  auto kbuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL.stage + SL.kh); };
-  auto ubuf = [&](int s) { return reinterpret_cast<E*>(x.sm + s * SL.stage + SL.u); };
-  auto gbuf = [&](int s) { return reinterpret_cast<float*>(x.sm + s * SL.stage + SL.gl); };
+  auto ring = [&](int s) { return delta_ring_stage<E>(x.sm, SL, s); };
   E* const stg = reinterpret_cast<E*>(x.sm + SL.stg + wid * SL.stg_warp);
   // Chunk c's operands into stage s: one cp.async group, empty past the sequence's end (so that every
   // iteration commits one and wait_group counts chunks).
   auto fetch = [&](int c, int s) {
-    if (c * C < x.len) {
-      const long long slot = (c0 + c) * p.H + x.h;
-      load_rows_async<D, C, KFP, NTS>(wsb + ws.wy + slot * ws.wy_chunk, 0, KFP, KFP, wbuf(s), LDK);
-      load_rows_async<D, C, KFP, NTS>(wsb + ws.kh + slot * ws.wy_chunk, 0, KFP, KFP, kbuf(s), LDK);
-      load_rows_async<D, C, BV, NTS>(wsb + ws.vn + slot * ws.vn_chunk, x.v0, ws.vn_ld, cols, ubuf(s), LDU);
-      if constexpr (X::kHasDecay) {
-        const float* src = reinterpret_cast<const float*>(wsb + ws.gl + slot * ws.gl_chunk);
-        if constexpr (X::kVec) {
-          for (int e = (int)threadIdx.x; e < KFP / 4; e += NTS) cp_async16(gbuf(s) + 4 * e, src + 4 * e, true);
-        } else if (threadIdx.x == 0) {
-          cp_async16(gbuf(s), src, true);  // Gamma_last is gl[0]; the slot holds K'p floats
-        }
-      }
-    }
+    if (c * C < x.len)
+      fetch_delta_chunk<D, C, KFP, BV, NTS, X::kHasDecay, X::kVec>(wsb, ws, (c0 + c) * p.H + x.h, x.v0, cols,
+                                                                   ring(s), SL);
     cp_async_commit();
   };
   const long long sbase = ((long long)x.n * p.H + x.h) * KF * (long long)V;
@@ -104,7 +124,7 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
   // W's rows as B (element (key, token)): the k16 step kk of keys, tokens 8 j .. 8 j + 15.
   auto frag_w = [&](unsigned (&bf)[4], int s, int kk, int j) {
 #ifdef LINREC_KERNEL_EMULATION
-    frag_b2(ColsView<D>{wbuf(s), LDK}, bf, 16 * kk, 8 * j);
+    frag_b2(ColsView<D>{ring(s).w, LDK}, bf, 16 * kk, 8 * j);
 #else
     ldsm_x4_at(bf, sm0 + s * SL.stage + SL.w + off_w + 2 * (8 * j * LDK + 16 * kk));
 #endif
@@ -112,7 +132,7 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
   // k^'s rows as B (element (token, key)): the k16 step kb of tokens, keys 8 j .. 8 j + 15.
   auto frag_k = [&](unsigned (&bf)[4], int s, int kb, int j) {
 #ifdef LINREC_KERNEL_EMULATION
-    frag_b2(RowsBView<D>{kbuf(s), LDK}, bf, 16 * kb, 8 * j);
+    frag_b2(RowsBView<D>{ring(s).kh, LDK}, bf, 16 * kb, 8 * j);
 #else
     ldsm_x4_trans_at(bf, sm0 + s * SL.stage + SL.kh + off_k + 2 * (16 * kb * LDK + 8 * j));
 #endif
@@ -120,7 +140,7 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
   // The warp's 16 columns of U (element (token, column)) for the k16 step kb of tokens.
   auto frag_u = [&](unsigned (&bf)[4], int s, int kb) {
 #ifdef LINREC_KERNEL_EMULATION
-    frag_b2(RowsBView<D>{ubuf(s) + vl, LDU}, bf, 16 * kb, 0);
+    frag_b2(RowsBView<D>{ring(s).u + vl, LDU}, bf, 16 * kb, 0);
 #else
     ldsm_x4_trans_at(bf, sm0 + s * SL.stage + SL.u + off_u + 2 * (16 * kb * LDU));
 #endif
@@ -238,7 +258,7 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
     for (int kb = 0; kb < C / 16; ++kb) stage_v(va[kb], kb);
     // S^T <- Gamma_last S^T + v_new^T k^ (B: k^'s rows, element (token, key)).
     if constexpr (X::kHasDecay) {
-      const float* gl = gbuf(s);
+      const float* gl = ring(s).gl;
       if constexpr (X::kVec) {
         st.for_each([&](int, int d, float& a) { a *= gl[d]; });
       } else {
