@@ -380,6 +380,17 @@ LINREC_HD constexpr bool delta_scan_by_warps() {
                                                    Variant::KF, Config::C, Config::BV, Config::Warps);
 }
 
+template <class Variant, class Config>
+LINREC_HD constexpr bool delta_prep_in_wy();
+
+/// Whether the state-passing workspace holds -W instead of W: where the WY body (wy.cuh) is the prep and
+/// chunk_delta_scan_warp the scan, whose v_new^T = U^T - S^T W^T then takes the state's A fragments as they
+/// are (at K' = 128, 32 sign flips per chunk and warp fewer; the prep's flip is a factor it applies anyway).
+template <class Variant, class Config>
+LINREC_HD constexpr bool delta_ws_neg_w() {
+  return delta_scan_by_warps<Variant, Config>() && delta_prep_in_wy<Variant, Config>();
+}
+
 /// Whether the delta state scan keeps its state in registers (chunk_delta_scan_regs; layout.cuh
 /// delta_regscan_applies, which also sizes the scan's launch).
 template <class Variant, class Config>
@@ -538,7 +549,7 @@ LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
 template <class Variant, class Config>
 LINREC_DEV void chunk_state_scan(const FwdParams& p) {
   if constexpr (delta_scan_by_warps<Variant, Config>())
-    chunk_delta_scan_warp<Variant, Config>(p);
+    chunk_delta_scan_warp<Variant, Config, delta_ws_neg_w<Variant, Config>()>(p);
   else if constexpr (delta_scan_in_registers<Variant, Config>())
     chunk_delta_scan_regs<Variant, Config>(p);
   else if constexpr (Variant::kDelta)
@@ -583,7 +594,7 @@ template <class Variant, class Config>
 LINREC_DEV void chunk_delta_prep(const FwdParams& p) {
   static_assert(Variant::kDelta, "chunk_delta_prep: delta rules only");
   if constexpr (delta_prep_in_wy<Variant, Config>())
-    chunk_fwd_wy_body<Variant, Config, true>(p);
+    chunk_fwd_wy_body<Variant, Config, true, delta_ws_neg_w<Variant, Config>()>(p);
   else
     chunk_delta_prep_phases<Variant, Config>(p);
 }

@@ -68,7 +68,7 @@ LINREC_DEV void fetch_delta_chunk(unsigned char* wsb, const StatePassingWs& ws, 
   }
 }
 
-template <class Variant, class Config>
+template <class Variant, class Config, bool kNegW>
 LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
   using X = Chunk<Variant, Config, ChunkKernel::Scan>;
   using E = typename X::E;
@@ -204,7 +204,8 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
     block_sync();
     fetch(c + NS - 1, (c + NS - 1) % NS);
     // v_new^T = U^T - S^T W^T: the accumulators start from U^T (one ldmatrix.trans per k16 step of
-    // tokens gives it in their layout), A is -S^T, B W's rows (element (key, token)).
+    // tokens gives it in their layout), A is S^T, B -W's rows (element (key, token)): the prep wrote -W
+    // (kNegW), else A is -S^T.
     WarpAcc<1, NC> pv;
     {
       auto lo = [](unsigned x) { return to_float<D>((E)(x & 0xffffu)); };
@@ -228,9 +229,9 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
       pz.zero();
 #pragma unroll
       for (int kk = 0; kk < KFP / 16; ++kk) {
-        // -S^T: the sign bits of both 16-bit halves.
-        const unsigned na[4] = {sa[kk][0] ^ 0x80008000u, sa[kk][1] ^ 0x80008000u, sa[kk][2] ^ 0x80008000u,
-                                sa[kk][3] ^ 0x80008000u};
+        // -S^T by the sign bits of both 16-bit halves, unless the prep wrote -W.
+        constexpr unsigned kFlip = kNegW ? 0u : 0x80008000u;
+        const unsigned na[4] = {sa[kk][0] ^ kFlip, sa[kk][1] ^ kFlip, sa[kk][2] ^ kFlip, sa[kk][3] ^ kFlip};
 #pragma unroll
         for (int j = 0; j < NC; j += 2) {
           unsigned bf[4];

@@ -100,6 +100,35 @@ LINREC_DEV void l2norm_rows_inplace(typename Storage<D>::type* tile, int ld, int
   }
 }
 
+/// inv[r] <- 1 / sqrt(|row r|^2 + 1e-6) for the rows of a 16-bit [nrows][ld] tile: the factor
+/// l2norm_rows_inplace applies, for kernels that fold it into later products instead of rewriting the rows.
+/// All NT threads call it; a barrier must follow before other threads read inv.
+template <DType D, int K, int NT>
+LINREC_DEV void row_inv_norms(const typename Storage<D>::type* tile, int ld, int nrows, float* inv) {
+  constexpr int VE = kVecElems<D>, VPR = K / VE;
+  static_assert(K % VE == 0, "row_inv_norms: K must be a multiple of the vector width");
+  constexpr int TPR = VPR % 4 == 0 ? 4 : VPR % 2 == 0 ? 2 : 1;
+  const int total = nrows * TPR;
+  for (int base = 0; base < total; base += NT) {
+    const int idx = base + (int)threadIdx.x, r = idx / TPR, part = idx - (idx / TPR) * TPR;
+    const bool ok = idx < total;
+    const typename Storage<D>::type* row = tile + (ok ? r : 0) * ld;
+    float ss = 0.0f;
+    if (ok) {
+#pragma unroll
+      for (int v = part; v < VPR; v += TPR) {
+        float x[VE];
+        unpack_vec<D>(*reinterpret_cast<const uint4*>(row + v * VE), x);
+#pragma unroll
+        for (int j = 0; j < VE; ++j) ss = fmaf(x[j], x[j], ss);
+      }
+    }
+#pragma unroll
+    for (int o = 1; o < TPR; o <<= 1) ss += __shfl_xor_sync(kFullMask, ss, o);
+    if (ok && part == 0) inv[r] = 1.0f / sqrtf(ss + 1e-6f);
+  }
+}
+
 /// How the warps split the work of one chunk (layout.cuh fused_regs_split).
 template <class Variant, class Config>
 struct FusedRegsShape {

@@ -198,9 +198,11 @@ LINREC_HD constexpr bool fused_regs_applies(int elem_bytes, bool bf16, bool delt
          fused_regs_shape_ok(K, C, BV, warps);
 }
 
-/// chunk_fwd_wy's shared memory (wy.cuh): the chunk's k~ and v rows (16-bit), A and T in fp32 ([C][C + 1]:
-/// the solve reads rows by lane, and an odd stride keeps 16 rows in 16 banks), T rounded to the input type
-/// for the W and U products, b and beta ([C] fp32 each), and a 16 x 17 fp32 scratch block per warp.
+/// chunk_fwd_wy's shared memory (wy.cuh): the chunk's k and v rows (16-bit; W and U replace them before
+/// they are copied out), A and T in fp32 ([C][C + 1]: the solve reads rows by lane, and an odd stride keeps
+/// 16 rows in 16 banks), T times W's and U's column factors rounded to the input type ([C][C + 8] each), b,
+/// beta, the rows' inverse norms and the two column factors ([C] fp32 each), and a 16 x 17 fp32 scratch
+/// block per warp.
 /// A per-key decay (vec, state passing only) adds q~, the row- and column-side rescaled keys k+ and k-
 /// (16-bit [C][K] each), b per row and key (fp32 [C][K + 4]), one word of stripe flags per warp, and the
 /// fp32 factor tables of wy.cuh ([2 C/8 + C/16 + (C/16)(C/16 + 1)][K]); T (fp32 and 16-bit) then lives over
@@ -225,19 +227,20 @@ LINREC_HD constexpr WyLayout wy_layout(int K, int V, int C, int warps, bool vec 
     l.q = l.a + tf;
     l.kp = l.q + ktile;
     l.km = l.kp + (ktile > tf ? ktile : tf);
-    l.bt = l.km + (ktile > tb ? ktile : tb);
+    l.bt = l.km + (ktile > 2 * tb ? ktile : 2 * tb);
     l.tf = l.kp;
     l.tb = l.km;
     l.g = l.bt + round_up(4 * C * l.ld_b, 16);
   } else {
     l.tf = l.a + tf;
     l.tb = l.tf + tf;
-    l.g = l.tb + tb;
+    l.g = l.tb + 2 * tb;
   }
   // With a per-key decay the scratch blocks (first_chunk_index's sum, then the T solve) live over q~, which
   // is loaded after that sum and dead once A is formed: what keeps three blocks on an SM at C = 32.
-  l.scratch = vec ? l.q : l.g + round_up(4 * 2 * C, 16);
-  l.flag = vec ? l.g + round_up(4 * 2 * C, 16) : l.scratch + 4 * warps * 16 * 17;
+  const int gbytes = round_up(4 * 5 * C, 16);
+  l.scratch = vec ? l.q : l.g + gbytes;
+  l.flag = vec ? l.g + gbytes : l.scratch + 4 * warps * 16 * 17;
   const int nb = C / 16, no = C / 8;
   l.tab = l.flag + (vec ? round_up(4 * warps, 16) : 0);
   l.total = l.tab + (vec ? round_up(4 * K * (2 * no + nb + nb * (nb + 1)), 16) : 0);

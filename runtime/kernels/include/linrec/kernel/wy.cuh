@@ -13,7 +13,7 @@
 // then plain tensor-core products with T rounded to the input type.
 // For state passing (kSp) the chunk's results go to its slot of the state-passing workspace (layout.cuh
 // state_passing_ws) in full C rows, zero past the sequence (the scan reads whole chunks and ws is never
-// cleared): W [C][K], k^ = k~ e^{b_last - b} [C][K] (before the rows are rescaled for W), U [C][vn_ld] with
+// cleared): W [C][K] (-W with kNegW, chunk_fwd.cuh delta_ws_neg_w), k^ = k~ e^{b_last - b} [C][K] (before the rows are rescaled for W), U [C][vn_ld] with
 // zero columns past V, and with a decay b [C] and Gamma_last = e^{b_last} ([K], one per key as the scan loads it).
 //
 // A per-key decay (kda; state passing only, layout.cuh vec_wy_applies) gives every key its own cumsum b_id, so
@@ -36,8 +36,9 @@
 namespace linrec {
 namespace kern {
 
-template <class Variant, class Config, bool kSp = false>
+template <class Variant, class Config, bool kSp = false, bool kNegW = false>
 LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
+  static_assert(kSp || !kNegW, "chunk_fwd_wy_body: -W is a state-passing workspace convention");
   constexpr DType D = Config::kDType;
   using E = typename Storage<D>::type;
   constexpr int K = Variant::K, V = Variant::V, C = Config::C, W = Config::Warps, NT = W * 32, NB = C / 16;
@@ -53,9 +54,13 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   E* const vs = reinterpret_cast<E*>(sm + L.v);
   float* const A = reinterpret_cast<float*>(sm + L.a);
   float* const Tf = reinterpret_cast<float*>(sm + L.tf);
-  E* const Tb = reinterpret_cast<E*>(sm + L.tb);
-  float* const bq = reinterpret_cast<float*>(sm + L.g);  // b, then beta e^b
+  E* const Tw = reinterpret_cast<E*>(sm + L.tb);  // T diag(fw), W's left factor
+  E* const Tu = Tw + C * LDT;                      // T diag(fu), U's
+  float* const bq = reinterpret_cast<float*>(sm + L.g);  // b
   float* const be = bq + C;                              // beta
+  float* const nrm = be + C;                             // 1 / |k_i| (l2norm keys, no per-key decay)
+  float* const fw = nrm + C;                             // W's column factors: beta e^b / |k| (kVec: 1)
+  float* const fu = fw + C;                              // U's: beta
   // Per-key decay: q~ (then q~ e^{b - b_f}), k+ = k~ e^{b - b_f(o)}, k- = k~ e^{b_l(o) - b}, b [C][LDB], the
   // warps' stripe flags, and the tables (layout.cuh WyLayout), per key d: for octet o e^{b_f(o)} and
   // e^{b_last - b_l(o)}; for stripe I e^{b_f(2I+1) - b_f(2I)}; for stripe I and octet o <= 2I + 1 the column
@@ -167,11 +172,16 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   }
   cp_async_wait_group<0>();
   block_sync();
-  if constexpr (Variant::kKMap == FeatureMapKind::L2Norm || (kVec && Variant::kQMap == FeatureMapKind::L2Norm)) {
-    if constexpr (Variant::kKMap == FeatureMapKind::L2Norm) l2norm_rows_inplace<D, K, NT>(ks, LDK, C);
+  // An l2norm k: without a per-key decay the rows stay raw and 1 / |k_i| becomes a factor of A's entries,
+  // of W's columns of T and of k^; the per-key decay's element pass below needs the normalised rows.
+  constexpr bool kL2K = Variant::kKMap == FeatureMapKind::L2Norm;
+  if constexpr (kL2K || (kVec && Variant::kQMap == FeatureMapKind::L2Norm)) {
+    if constexpr (kL2K && !kVec) row_inv_norms<D, K, NT>(ks, LDK, C, nrm);
+    if constexpr (kL2K && kVec) l2norm_rows_inplace<D, K, NT>(ks, LDK, C);
     if constexpr (kVec && Variant::kQMap == FeatureMapKind::L2Norm) l2norm_rows_inplace<D, K, NT>(qs, LDK, C);
     block_sync();
   }
+  constexpr bool kNrm = kL2K && !kVec;
   if constexpr (kVec) {
     unsigned flagged = 0;  // stripes whose diagonal block is summed exactly
     E* const qg = reinterpret_cast<E*>(wsb + sw.gates + slot * sw.gate_chunk);  // [C][K] q~ e^b
@@ -313,8 +323,8 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
       const int i = e2 / PR, d = (e2 - i * PR) * VE;
       float x[VE];
       unpack_vec<D>(*reinterpret_cast<const uint4*>(ks + i * LDK + d), x);
-      if constexpr (kDecay) {
-        const float s = kexp<D>(blast - bq[i]);
+      if constexpr (kDecay || kNrm) {
+        const float s = (kDecay ? kexp<D>(blast - bq[i]) : 1.0f) * (kNrm ? nrm[i] : 1.0f);
 #pragma unroll
         for (int j = 0; j < VE; ++j) x[j] *= s;
       }
@@ -329,7 +339,15 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
     }
   }
 
-  // A, one warp per 16 x 16 block on or below the diagonal: beta_i e^{b_i - b_j} k_i . k_j for j < i.
+  // T's column factors for W and U: W = T diag(beta e^b / |k|) k and U = T diag(beta) v take the factors on
+  // the C x C matrix T instead of on the C x K and C x V tiles (a per-key decay has scaled the key rows).
+  for (int j = (int)threadIdx.x; j < C; j += NT) {
+    const float f = kVec ? 1.0f : be[j] * (kDecay ? kexp<D>(bq[j]) : 1.0f) * (kNrm ? nrm[j] : 1.0f);
+    fw[j] = kNegW ? -f : f;
+    fu[j] = be[j];
+  }
+  // A, one warp per 16 x 16 block on or below the diagonal: beta_i e^{b_i - b_j} k~_i . k~_j for j < i
+  // (k~ = k / |k| by the row factors).
   for (int blk = warp; blk < (kVec ? 0 : NB * (NB + 1) / 2); blk += W) {
     int I = 0;
     while ((I + 1) * (I + 2) / 2 <= blk) ++I;
@@ -352,6 +370,7 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
         float x = 0.0f;
         if (j < i) {
           x = be[i] * acc[nt][r];
+          if constexpr (kNrm) x *= nrm[i] * nrm[j];
           if constexpr (kDecay) x *= kexp<D>(bq[i] - bq[j]);
         }
         A[i * LDA + j] = x;
@@ -359,11 +378,11 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   }
   block_sync();
 
-  // Diagonal blocks T_II = (I + A_II)^-1, lane c of warp I % W solving column c; then the right-hand sides'
-  // row factors, in place: k~_j beta_j e^{b_j} and v_j beta_j.
+  // Diagonal blocks T_II = (I + A_II)^-1, lane c of warp I % W solving column c.
   for (int I = warp; I < NB; I += W) {
     if (lane < 16) {
       const int c = lane;
+      const float cw = fw[16 * I + c], cu = fu[16 * I + c];
       const float* a = A + 16 * I * LDA + 16 * I;
       float x[16];
 #pragma unroll
@@ -376,20 +395,11 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
 #pragma unroll
       for (int r = 0; r < 16; ++r) {
         Tf[(16 * I + r) * LDA + 16 * I + c] = x[r];
-        Tb[(16 * I + r) * LDT + 16 * I + c] = from_float<D>(x[r]);
+        Tw[(16 * I + r) * LDT + 16 * I + c] = from_float<D>(x[r] * cw);
+        Tu[(16 * I + r) * LDT + 16 * I + c] = from_float<D>(x[r] * cu);
       }
     }
   }
-  if constexpr (!kVec)  // per-key decays: the element pass above scaled k~
-    map_tile<D, C, K, NT>(ks, LDK, [&](int i, int, float(&x)[kVecElems<D>]) {
-      const float s = kDecay ? be[i] * kexp<D>(bq[i]) : be[i];
-#pragma unroll
-      for (int j = 0; j < kVecElems<D>; ++j) x[j] *= s;
-    });
-  map_tile<D, C, V, NT>(vs, LDV, [&](int i, int, float(&x)[kVecElems<D>]) {
-#pragma unroll
-    for (int j = 0; j < kVecElems<D>; ++j) x[j] *= be[i];
-  });
   block_sync();
 
   // Blocks below the diagonal, one row of blocks at a time (each needs the rows above): warp per block,
@@ -421,61 +431,82 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
       }
 #pragma unroll
       for (int c = 0; c < 8; ++c) {
-        Tf[(16 * I + r) * LDA + 16 * J + c0 + c] = out[c];
-        Tb[(16 * I + r) * LDT + 16 * J + c0 + c] = from_float<D>(out[c]);
+        const int j = 16 * J + c0 + c;
+        Tf[(16 * I + r) * LDA + j] = out[c];
+        Tw[(16 * I + r) * LDT + j] = from_float<D>(out[c] * fw[j]);
+        Tu[(16 * I + r) * LDT + j] = from_float<D>(out[c] * fu[j]);
       }
       __syncwarp();  // the scratch is reused by this warp's next block
     }
     block_sync();
   }
 
-  // W = T (k~ beta e^b) and U = T (v beta): tiles of 16 rows x 16 columns over [W | U], T lower triangular
-  // by blocks (stripe I reads blocks J <= I). Token rows: rows past the sequence are not written; state
-  // passing: they are (zero), and so are U's columns past V.
+  // W = T diag(fw) k and U = T diag(fu) v: tiles of 16 rows x 16 columns over [W | U], T lower triangular by
+  // blocks (stripe I reads the key and value rows of stripes J <= I). Stripes go last to first, so once
+  // every warp has formed stripe I its results can replace the rows of stripe I, which no stripe after it
+  // reads; the tiles then leave as 16-byte rows (the accumulators' own layout wrote 16 of every 32 bytes).
+  constexpr int NCOL = K / 16 + (V + 15) / 16;  // a last U tile of 8 columns reads and writes the row padding
+  constexpr int IPW = (NCOL + W - 1) / W;
+#pragma unroll 1
+  for (int I = NB - 1; I >= 0; --I) {
+    float acc[IPW][2][4] = {};
+#pragma unroll
+    for (int it = 0; it < IPW; ++it) {
+      const int col = warp + it * W;
+      if (col >= NCOL) continue;
+      const bool isw = col < K / 16;
+      const int n0 = isw ? 16 * col : 16 * col - K;
+      const RowsView<D> tv{(isw ? Tw : Tu) + 16 * I * LDT, LDT};
+      const RowsBView<D> rv{isw ? ks : vs, isw ? LDK : LDV};  // (j, d)
+#pragma unroll 1
+      for (int J = 0; J <= I; ++J) {
+        unsigned a[4], b[4];
+        frag_a(tv, a, 0, 16 * J);
+        frag_b2(rv, b, 16 * J, n0);
+        mma_pair<D>(acc[it][0], acc[it][1], a, b);
+      }
+    }
+    block_sync();
+#pragma unroll
+    for (int it = 0; it < IPW; ++it) {
+      const int col = warp + it * W;
+      if (col >= NCOL) continue;
+      const bool isw = col < K / 16;
+      E* const dst = isw ? ks + 16 * I * LDK + 16 * col : vs + 16 * I * LDV + 16 * col - K;
+      const int ld = isw ? LDK : LDV;
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int hf = 0; hf < 2; ++hf)
+          store_pair<D>(dst, (long long)(g + 8 * hf) * ld + 8 * nt + 2 * t, acc[it][nt][2 * hf], acc[it][nt][2 * hf + 1]);
+    }
+  }
+  block_sync();
+
+  // Out, in 16-byte vectors. Token rows: rows past the sequence are not written. State passing: every row
+  // of the chunk's slot is (zero past the sequence), and U's columns up to vn_ld (zero past V).
   const FusedWyWs ws = fused_wy_ws((long long)p.B * p.T, p.H, K, V, (int)sizeof(E));
   E* const wdst = reinterpret_cast<E*>(wsb + (kSp ? sw.wy + slot * sw.wy_chunk : ws.w));
   E* const udst = reinterpret_cast<E*>(wsb + (kSp ? sw.vn + slot * sw.vn_chunk : ws.u));
-  constexpr int NCOL = K / 16 + (V + 15) / 16;  // a last U tile of 8 columns reads the row padding
-  for (int item = warp; item < NB * NCOL; item += W) {
-    const int I = item / NCOL, col = item - I * NCOL;
-    const bool isw = col < K / 16;
-    const int n0 = isw ? 16 * col : 16 * col - K;
-    const RowsView<D> tv{Tb + 16 * I * LDT, LDT};
-    const RowsBView<D> rv{isw ? ks : vs, isw ? LDK : LDV};  // (j, d)
-    float acc[2][4] = {};
-    for (int J = 0; J <= I; ++J) {
-      unsigned a[4], b[4];
-      frag_a(tv, a, 0, 16 * J);
-      frag_b2(rv, b, 16 * J, n0);
-      mma_pair<D>(acc[0], acc[1], a, b);
-    }
-#pragma unroll
-    for (int hf = 0; hf < 2; ++hf) {
-      const int i = 16 * I + g + 8 * hf;
-      if constexpr (kSp) {
-#pragma unroll
-        for (int nt = 0; nt < 2; ++nt) {
-          const int d = n0 + 8 * nt + 2 * t;
-          const bool live = i < rows;
-          if (isw)
-            store_pair<D>(wdst, (long long)i * K + d, live ? acc[nt][2 * hf] : 0.0f, live ? acc[nt][2 * hf + 1] : 0.0f);
-          else if (d < sw.vn_ld)  // V % 8 == 0: a pair is wholly inside V or wholly past it
-            store_pair<D>(udst, (long long)i * sw.vn_ld + d, live && d < V ? acc[nt][2 * hf] : 0.0f,
-                          live && d < V ? acc[nt][2 * hf + 1] : 0.0f);
-        }
-        continue;
-      }
-      if (i >= rows) continue;
-#pragma unroll
-      for (int nt = 0; nt < 2; ++nt) {
-        const int d = n0 + 8 * nt + 2 * t;
-        if (!isw && d >= V) continue;
-        if (isw)
-          store_pair<D>(wdst, (row0 + (long long)i * p.H) * K + d, acc[nt][2 * hf], acc[nt][2 * hf + 1]);
-        else
-          store_pair<D>(udst, (row0 + (long long)i * p.H) * V + d, acc[nt][2 * hf], acc[nt][2 * hf + 1]);
-      }
-    }
+  constexpr int VE = kVecElems<D>, PRW = K / VE;
+  constexpr int VLD = (V + 15) / 16 * 16;  // state_passing_ws's vn_ld
+  constexpr int PRU = (kSp ? VLD : V) / VE;
+  constexpr uint4 zero{0u, 0u, 0u, 0u};
+  for (int e = (int)threadIdx.x; e < C * PRW; e += NT) {
+    const int i = e / PRW, d = (e - i * PRW) * VE;
+    const uint4 x = *reinterpret_cast<const uint4*>(ks + i * LDK + d);
+    if constexpr (kSp)
+      *reinterpret_cast<uint4*>(wdst + (long long)i * K + d) = i < rows ? x : zero;
+    else if (i < rows)
+      *reinterpret_cast<uint4*>(wdst + (row0 + (long long)i * p.H) * K + d) = x;
+  }
+  for (int e = (int)threadIdx.x; e < C * PRU; e += NT) {
+    const int i = e / PRU, d = (e - i * PRU) * VE;
+    const uint4 x = *reinterpret_cast<const uint4*>(vs + i * LDV + (d < V ? d : 0));
+    if constexpr (kSp)
+      *reinterpret_cast<uint4*>(udst + (long long)i * VLD + d) = i < rows && d < V ? x : zero;
+    else if (i < rows)
+      *reinterpret_cast<uint4*>(udst + (row0 + (long long)i * p.H) * V + d) = x;
   }
 }
 
