@@ -382,7 +382,6 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   for (int I = warp; I < NB; I += W) {
     if (lane < 16) {
       const int c = lane;
-      const float cw = fw[16 * I + c], cu = fu[16 * I + c];
       const float* a = A + 16 * I * LDA + 16 * I;
       float x[16];
 #pragma unroll
@@ -395,8 +394,6 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
 #pragma unroll
       for (int r = 0; r < 16; ++r) {
         Tf[(16 * I + r) * LDA + 16 * I + c] = x[r];
-        Tw[(16 * I + r) * LDT + 16 * I + c] = from_float<D>(x[r] * cw);
-        Tu[(16 * I + r) * LDT + 16 * I + c] = from_float<D>(x[r] * cu);
       }
     }
   }
@@ -430,16 +427,22 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
         for (int c = 0; c < 8; ++c) out[c] = fmaf(-dm, scratch[m * 17 + c0 + c], out[c]);
       }
 #pragma unroll
-      for (int c = 0; c < 8; ++c) {
-        const int j = 16 * J + c0 + c;
-        Tf[(16 * I + r) * LDA + j] = out[c];
-        Tw[(16 * I + r) * LDT + j] = from_float<D>(out[c] * fw[j]);
-        Tu[(16 * I + r) * LDT + j] = from_float<D>(out[c] * fu[j]);
-      }
+      for (int c = 0; c < 8; ++c) Tf[(16 * I + r) * LDA + 16 * J + c0 + c] = out[c];
       __syncwarp();  // the scratch is reused by this warp's next block
     }
     block_sync();
   }
+
+  // T diag(fw) and T diag(fu) in the input type, blocks J <= I. A pass of their own: the column factors in
+  // the solves' stores took ptxas from 76 to 154 registers at C = 32 (half the blocks per SM).
+  for (int e = (int)threadIdx.x; e < C * C / 2; e += NT) {
+    const int i = e / (C / 2), j = 2 * (e - i * (C / 2));
+    if (j >= 16 * (i / 16 + 1)) continue;
+    const float x0 = Tf[i * LDA + j], x1 = Tf[i * LDA + j + 1];
+    *reinterpret_cast<unsigned*>(Tw + i * LDT + j) = pack2<D>(x0 * fw[j], x1 * fw[j + 1]);
+    *reinterpret_cast<unsigned*>(Tu + i * LDT + j) = pack2<D>(x0 * fu[j], x1 * fu[j + 1]);
+  }
+  block_sync();
 
   // W = T diag(fw) k and U = T diag(fu) v: tiles of 16 rows x 16 columns over [W | U], T lower triangular by
   // blocks (stripe I reads the key and value rows of stripes J <= I). Stripes go last to first, so once
