@@ -304,7 +304,17 @@ TEST(KernelLayout, DeltaPrepAndOutputBodies) {
   EXPECT_EQ(wv.tf, wv.kp);
   EXPECT_EQ(wv.tb, wv.km);
   EXPECT_GE(wv.km - wv.kp, 4 * 64 * wv.ld_a);
-  EXPECT_GE(wv.bt - wv.km, 2 * 64 * wv.ld_t);
+  // T diag(fw) and T diag(fu), W's and U's left factors, both over k- (wy.cuh).
+  EXPECT_GE(wv.bt - wv.km, 2 * 2 * 64 * wv.ld_t);
+  // Without a per-key decay: the two T factors, then b, beta, 1 / |k|, fw and fu ([C] fp32 each) before the
+  // scratch blocks; six blocks per SM by shared memory at C = 32 (other blocks hide the solve's latency: 88f401d,
+  // held to three by its registers, took 319 us against 230 at six, B = 32, T = 1k, H200).
+  for (int C : {16, 32, 64}) {
+    const kern::WyLayout w = kern::wy_layout(128, 128, C, 4);
+    EXPECT_GE(w.g - w.tb, 2 * 2 * C * w.ld_t) << C;
+    EXPECT_GE(w.scratch - w.g, 4 * 5 * C) << C;
+  }
+  EXPECT_LE(6 * (kern::wy_layout(128, 128, 32, 4).total + 1024), 228 * 1024);
   // The register output kernel: delta rules only, whole 16-column groups per warp.
   EXPECT_TRUE(kern::output_regs_applies(2, true, true, true, false, false, 128, 128, 128, 64, 128, 4));
   EXPECT_FALSE(kern::output_regs_applies(2, false, true, true, false, false, 128, 128, 128, 64, 128, 4));  // additive

@@ -59,74 +59,65 @@ LINREC_DEV void vec_log_decays(const FwdParams& p, long long tok0, int rows, int
   }
 }
 
-/// Normalises whole rows of a 16-bit [rows][ld] tile in place, TPR threads per row in 16-byte vectors: x / sqrt(|x|^2 +
-/// 1e-6), as feature_map_row's l2norm (zero rows stay zero). All NT threads call it; a barrier must follow before other
-/// threads read the rows.
-template <DType D, int K, int NT>
-LINREC_DEV void l2norm_rows_inplace(typename Storage<D>::type* tile, int ld, int nrows) {
-  constexpr int VE = kVecElems<D>, VPR = K / VE;
-  static_assert(K % VE == 0, "l2norm_rows_inplace: K must be a multiple of the vector width");
-  constexpr int TPR = VPR % 4 == 0 ? 4 : VPR % 2 == 0 ? 2 : 1;
-  const int total = nrows * TPR;
-  // Uniform trip count: every lane of a warp takes part in each shuffle.
+/// The l2norm factor mul = 1 / sqrt(|x|^2 + 1e-6) of every row of a 16-bit [nrows][ld] tile (feature_map_row's
+/// l2norm), TPR threads per row in 16-byte vectors; then f(r, part, mul) for each of the thread's rows, whose
+/// vectors part, part + TPR, ... are this thread's. All NT threads call it: the trip count is uniform, so every
+/// lane of a warp takes part in each shuffle.
+template <DType D, int K>
+struct RowVecs {
+  static constexpr int VE = kVecElems<D>, VPR = K / VE;
+  static_assert(K % VE == 0, "l2norm rows: K must be a multiple of the vector width");
+  static constexpr int TPR = VPR % 4 == 0 ? 4 : VPR % 2 == 0 ? 2 : 1;
+};
+template <DType D, int K, int NT, class F>
+LINREC_DEV void for_rows_l2(const typename Storage<D>::type* tile, int ld, int nrows, F&& f) {
+  using R = RowVecs<D, K>;
+  const int total = nrows * R::TPR;
   for (int base = 0; base < total; base += NT) {
-    const int idx = base + (int)threadIdx.x, r = idx / TPR, part = idx - (idx / TPR) * TPR;
-    const bool ok = idx < total;
-    typename Storage<D>::type* row = tile + (ok ? r : 0) * ld;
-    float ss = 0.0f;
-    if (ok) {
-#pragma unroll
-      for (int v = part; v < VPR; v += TPR) {
-        float x[VE];
-        unpack_vec<D>(*reinterpret_cast<const uint4*>(row + v * VE), x);
-#pragma unroll
-        for (int j = 0; j < VE; ++j) ss = fmaf(x[j], x[j], ss);
-      }
-    }
-#pragma unroll
-    for (int o = 1; o < TPR; o <<= 1) ss += __shfl_xor_sync(kFullMask, ss, o);
-    const float mul = 1.0f / sqrtf(ss + 1e-6f);
-    if (ok) {
-#pragma unroll
-      for (int v = part; v < VPR; v += TPR) {
-        float x[VE];
-        uint4* at = reinterpret_cast<uint4*>(row + v * VE);
-        unpack_vec<D>(*at, x);
-#pragma unroll
-        for (int j = 0; j < VE; ++j) x[j] *= mul;
-        *at = pack_vec<D>(x);
-      }
-    }
-  }
-}
-
-/// inv[r] <- 1 / sqrt(|row r|^2 + 1e-6) for the rows of a 16-bit [nrows][ld] tile: the factor
-/// l2norm_rows_inplace applies, for kernels that fold it into later products instead of rewriting the rows.
-/// All NT threads call it; a barrier must follow before other threads read inv.
-template <DType D, int K, int NT>
-LINREC_DEV void row_inv_norms(const typename Storage<D>::type* tile, int ld, int nrows, float* inv) {
-  constexpr int VE = kVecElems<D>, VPR = K / VE;
-  static_assert(K % VE == 0, "row_inv_norms: K must be a multiple of the vector width");
-  constexpr int TPR = VPR % 4 == 0 ? 4 : VPR % 2 == 0 ? 2 : 1;
-  const int total = nrows * TPR;
-  for (int base = 0; base < total; base += NT) {
-    const int idx = base + (int)threadIdx.x, r = idx / TPR, part = idx - (idx / TPR) * TPR;
+    const int idx = base + (int)threadIdx.x, r = idx / R::TPR, part = idx - (idx / R::TPR) * R::TPR;
     const bool ok = idx < total;
     const typename Storage<D>::type* row = tile + (ok ? r : 0) * ld;
     float ss = 0.0f;
     if (ok) {
 #pragma unroll
-      for (int v = part; v < VPR; v += TPR) {
-        float x[VE];
-        unpack_vec<D>(*reinterpret_cast<const uint4*>(row + v * VE), x);
+      for (int v = part; v < R::VPR; v += R::TPR) {
+        float x[R::VE];
+        unpack_vec<D>(*reinterpret_cast<const uint4*>(row + v * R::VE), x);
 #pragma unroll
-        for (int j = 0; j < VE; ++j) ss = fmaf(x[j], x[j], ss);
+        for (int j = 0; j < R::VE; ++j) ss = fmaf(x[j], x[j], ss);
       }
     }
 #pragma unroll
-    for (int o = 1; o < TPR; o <<= 1) ss += __shfl_xor_sync(kFullMask, ss, o);
-    if (ok && part == 0) inv[r] = 1.0f / sqrtf(ss + 1e-6f);
+    for (int o = 1; o < R::TPR; o <<= 1) ss += __shfl_xor_sync(kFullMask, ss, o);
+    if (ok) f(r, part, 1.0f / sqrtf(ss + 1e-6f));
   }
+}
+
+/// Normalises whole rows of a 16-bit [rows][ld] tile in place (zero rows stay zero). A barrier must follow
+/// before other threads read the rows.
+template <DType D, int K, int NT>
+LINREC_DEV void l2norm_rows_inplace(typename Storage<D>::type* tile, int ld, int nrows) {
+  using R = RowVecs<D, K>;
+  for_rows_l2<D, K, NT>(tile, ld, nrows, [&](int r, int part, float mul) {
+#pragma unroll
+    for (int v = part; v < R::VPR; v += R::TPR) {
+      float x[R::VE];
+      uint4* at = reinterpret_cast<uint4*>(tile + r * ld + v * R::VE);
+      unpack_vec<D>(*at, x);
+#pragma unroll
+      for (int j = 0; j < R::VE; ++j) x[j] *= mul;
+      *at = pack_vec<D>(x);
+    }
+  });
+}
+
+/// inv[r] <- the l2norm factor of row r, for kernels that fold it into later products instead of rewriting
+/// the rows. A barrier must follow before other threads read inv.
+template <DType D, int K, int NT>
+LINREC_DEV void row_inv_norms(const typename Storage<D>::type* tile, int ld, int nrows, float* inv) {
+  for_rows_l2<D, K, NT>(tile, ld, nrows, [&](int r, int part, float mul) {
+    if (part == 0) inv[r] = mul;
+  });
 }
 
 /// How the warps split the work of one chunk (layout.cuh fused_regs_split).
