@@ -222,8 +222,9 @@ TEST(Codegen, DeltaRuleStatePassingEmitsPrepScanThenOutput) {
     EXPECT_EQ(d->kernels[1].block_threads, w.dtype == DType::FP32 ? W * 32 : 2 * 32) << w.variant;
     EXPECT_EQ(d->kernels[0].block_threads, W * 32);
     EXPECT_EQ(d->kernels[2].block_threads, W * 32);
-    if (w.dtype != DType::FP32)
+    if (w.dtype != DType::FP32) {
       EXPECT_EQ(d->kernels[1].smem_bytes, kern::delta_warpscan_layout(128, 32, 32, cfg.stages).total) << w.variant;
+    }
     for (int64_t nc : {1, 7, 513}) {
       auto bytes = d->workspace_bytes.evaluate({{"NC", nc}, {"H", 3}, {"KF", 128}, {"V", 128}, {"C", 32}});
       ASSERT_TRUE(bytes.ok()) << bytes.error();

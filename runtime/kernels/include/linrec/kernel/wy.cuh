@@ -10,11 +10,13 @@
 // barriers per 16 rows, and took 0.45 ms of 1.39 at B = 32, T = 1k (ncu, H200). Here T is formed once, in
 // fp32: the 16 x 16 diagonal blocks by forward substitution (one lane per column), the blocks below them
 // row of blocks by row of blocks, T_IJ = -T_II sum_{J <= m < I} A_Im T_mJ (one warp per block); W and U are
-// then plain tensor-core products with T rounded to the input type.
+// then plain tensor-core products of the raw k and v rows with T diag(beta e^b / |k|) and T diag(beta),
+// rounded to the input type: the row factors (and the l2norm) sit on the C x C matrix, so no pass rewrites
+// the C x K and C x V tiles (three such passes kept L1 86 % busy at b510ff6, docs/performance.md).
 // For state passing (kSp) the chunk's results go to its slot of the state-passing workspace (layout.cuh
 // state_passing_ws) in full C rows, zero past the sequence (the scan reads whole chunks and ws is never
-// cleared): W [C][K] (-W with kNegW, chunk_fwd.cuh delta_ws_neg_w), k^ = k~ e^{b_last - b} [C][K] (before the rows are rescaled for W), U [C][vn_ld] with
-// zero columns past V, and with a decay b [C] and Gamma_last = e^{b_last} ([K], one per key as the scan loads it).
+// cleared): W [C][K] (-W with kNegW, chunk_fwd.cuh delta_ws_neg_w), k^ = k~ e^{b_last - b} [C][K], U [C][vn_ld]
+// with zero columns past V, and with a decay b [C] and Gamma_last = e^{b_last} ([K], one per key as the scan loads it).
 //
 // A per-key decay (kda; state passing only, layout.cuh vec_wy_applies) gives every key its own cumsum b_id, so
 // A_ij = beta_i sum_d k_id k_jd e^{b_id - b_jd} is no masked product of k~ with itself. It factors through
