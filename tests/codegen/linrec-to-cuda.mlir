@@ -106,7 +106,7 @@ module {}
 // DESC-NEXT:         "z": "1"
 // DESC-NEXT:       },
 // DESC-NEXT:       "name": "linrec_wy_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16",
-// DESC-NEXT:       "smem_bytes": 82176,
+// DESC-NEXT:       "smem_bytes": 92160,
 // DESC-NEXT:       "stage": "chunk_local"
 // DESC-NEXT:     },
 // DESC-NEXT:     {
