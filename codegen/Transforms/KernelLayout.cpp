@@ -123,7 +123,9 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                       "linrec::kern::chunk_fwd_fused",
                       fwdHeader,
                       {"N*H", "cdiv(V,BV)", "1"},
-                      kern::fused_regs_layout(KF, C, BV, false, true).total}};
+                      kern::fused_regs_layout(KF, C, BV, false, true).total,
+                      0,
+                      kern::fused_regs_min_blocks(KF, C, BV, W, false, true)}};
   }
   if (fusedInRegisters(t, tuning)) {
     const std::string segs = segmentsFormula();
@@ -143,7 +145,8 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                       {"N*H*min(1," + segs + "-1)", "cdiv(KF*V," + std::to_string(W * 32) + ")", "1"},
                       0},
             StagePlan{KernelStage::Fused, "fwd", "linrec::kern::chunk_fwd_fused", fwdHeader,
-                      {"N*H", "cdiv(V,BV)", segs}, fused}};
+                      {"N*H", "cdiv(V,BV)", segs}, fused, 0,
+                      kern::fused_regs_min_blocks(KF, C, BV, W, t.vectorDecay, false)}};
   }
   if (tuning.getStrategy() == Strategy::Fused)
     return {StagePlan{KernelStage::Fused,

@@ -413,7 +413,8 @@ class LowerToEmitCPass : public impl::LowerToEmitCBase<LowerToEmitCPass> {
     MLIRContext* ctx = b.getContext();
     Type params = emitc::OpaqueType::get(ctx, decode ? "linrec::kern::DecodeParams" : "linrec::kern::FwdParams");
     auto func = b.create<emitc::FuncOp>(loc, name, b.getFunctionType({params}, {}));
-    func.setSpecifiersAttr(b.getStrArrayAttr({"extern \"C\"", "__global__", "__launch_bounds__(Config::Warps * 32, 1)"}));
+    const std::string bounds = "__launch_bounds__(Config::Warps * 32, " + std::to_string(stage.minBlocks) + ")";
+    func.setSpecifiersAttr(b.getStrArrayAttr({"extern \"C\"", "__global__", bounds}));
     Block* entry = func.addEntryBlock();
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToEnd(entry);

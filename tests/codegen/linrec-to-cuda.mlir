@@ -27,6 +27,15 @@
 // RUN: linrec-opt %s --linrec-import-spec="spec=%variants/gated_delta_rule.toml" --linrec-canonicalize-exprs \
 // RUN:   --linrec-derive-chunkwise="mode=prefill" --linrec-apply-tuning="dtype=fp32" --linrec-lower-to-emitc \
 // RUN: | linrec-translate --linrec-to-cuda | FileCheck %s --check-prefixes=NOWY,F32
+// At C = 32 three of the register-state kernel's layouts fit an SM, and its launch bounds ask ptxas for
+// three blocks (layout.cuh fused_regs_min_blocks); the WY kernel keeps ptxas free, and so does GLA's
+// per-key decay (it spills at 168 registers).
+// RUN: linrec-opt %s --linrec-import-spec="spec=%variants/delta_rule.toml" --linrec-canonicalize-exprs \
+// RUN:   --linrec-derive-chunkwise="mode=prefill" --linrec-apply-tuning="chunk=32" --linrec-lower-to-emitc \
+// RUN: | linrec-translate --linrec-to-cuda | FileCheck %s --check-prefix=MINB
+// RUN: linrec-opt %s --linrec-import-spec="spec=%variants/gla.toml" --linrec-canonicalize-exprs \
+// RUN:   --linrec-derive-chunkwise="mode=prefill" --linrec-apply-tuning="chunk=32" --linrec-lower-to-emitc \
+// RUN: | linrec-translate --linrec-to-cuda | FileCheck %s --check-prefix=MINBVEC
 // fp32 kernels keep the accurate gate math (16-bit ones define LINREC_FAST_EXPR, abi.cuh).
 // F32-NOT: LINREC_FAST_EXPR
 // RUN: linrec-opt %s --linrec-import-spec="spec=%variants/delta_rule.toml" --linrec-canonicalize-exprs \
@@ -117,7 +126,7 @@ module {}
 // DESC-NEXT:         "z": "1"
 // DESC-NEXT:       },
 // DESC-NEXT:       "name": "linrec_fwd_{{[0-9a-f]+}}_k128_v128_c64_bk128_bv64_w4_s2_bf16",
-// DESC-NEXT:       "smem_bytes": 141824,
+// DESC-NEXT:       "smem_bytes": 124416,
 // DESC-NEXT:       "stage": "fused"
 // DESC:        "strategy": "fused",
 // DESC-NEXT:   "version": 1,
@@ -160,3 +169,7 @@ module {}
 // WYFP16:    static constexpr linrec::kern::DType kDType = linrec::kern::DType::FP16;
 // WYFP16:    linrec::kern::chunk_fwd_wy<Variant, Config>(v1);
 // WYFP16:    linrec::kern::chunk_fwd_fused<Variant, Config>(v1);
+
+// MINB:      __launch_bounds__(Config::Warps * 32, 1) void linrec_wy_{{.*}}_c32_
+// MINB:      __launch_bounds__(Config::Warps * 32, 3) void linrec_fwd_{{.*}}_c32_
+// MINBVEC:   __launch_bounds__(Config::Warps * 32, 1) void linrec_fwd_{{.*}}_c32_

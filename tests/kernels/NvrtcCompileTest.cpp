@@ -158,6 +158,38 @@ TEST_P(NvrtcCompile, CompilesWithoutErrors) {
 
 INSTANTIATE_TEST_SUITE_P(Families, NvrtcCompile, testing::ValuesIn(allCases()), caseName);
 
+/// Where codegen asks for three blocks per SM (layout.cuh fused_regs_min_blocks: the register kernel with no
+/// per-key decay at C = 32, BV = 64, 4 warps), ptxas must fit the walk in 168 registers without local memory.
+TEST(NvrtcCompileMinBlocks, RegisterKernelAtThreeBlocksPerSmDoesNotSpill) {
+  ASSERT_EQ(kern::fused_regs_min_blocks(128, 32, 64, 4, false, true), 3);
+  ASSERT_EQ(kern::fused_regs_min_blocks(128, 32, 64, 4, false, false), 3);
+  for (const char* family : {"delta_rule", "gated_delta_rule", "linear_attn", "retention", "simple_gla"}) {
+    bool ok = false;
+    const std::string tu = readFile(tuPath(family), &ok);
+    ASSERT_TRUE(ok) << "cannot read " << tuPath(family);
+    TuShape shape;
+    ASSERT_TRUE(parseTuShape(tu, shape)) << family;
+    shape.C = 32;
+    shape.BV = 64;
+    shape.Warps = 4;
+    shape.dtype = "BF16";
+    std::string src = specialize(tu, shape);
+    const std::string fwd = kernelName(src, "fwd");
+    ASSERT_FALSE(fwd.empty()) << family;
+    const std::string bounds = "__launch_bounds__(Config::Warps * 32, 1)\n" + fwd;
+    const size_t at = src.find(bounds);
+    ASSERT_NE(at, std::string::npos) << family << ": the fwd entry's launch bounds are not in the documented form";
+    src.replace(at, bounds.size(), "__launch_bounds__(Config::Warps * 32, 3)\n" + fwd);
+    const CompileResult r = compile(std::string(family) + ".cu", src, "sm_90");
+    ASSERT_TRUE(r.ok) << r.log;
+    ASSERT_TRUE(r.entries.count(fwd)) << r.log;
+    const EntryStats& e = r.entries.at(fwd);
+    EXPECT_LE(e.registers, 168) << family;
+    EXPECT_EQ(e.spill_stores, 0) << family << "\n" << r.log;
+    EXPECT_EQ(e.spill_loads, 0) << family << "\n" << r.log;
+  }
+}
+
 /// The default configs' shared memory must fit a Hopper SM (227 KiB per block); kernels above 48 KiB need
 /// the launcher to raise the dynamic limit, which the layout functions make computable on the host.
 TEST(KernelLayout, DefaultConfigsFitHopperSharedMemory) {
@@ -336,6 +368,24 @@ TEST(KernelLayout, DeltaPrepAndOutputBodies) {
             kern::output_regs_layout(128, 64, 128, 4).total);
   EXPECT_EQ(kern::output_smem_bytes(128, 128, 128, 64, 128, 4, true, true, true, false, false, 4),
             kern::chunk_layout(kern::ChunkKernel::Output, 128, 128, 64, 128, 4, false, true, false, 4).bytes());
+}
+
+/// The register kernel: a delta rule's one W buffer past Sb (not one per stage), and three blocks per SM where
+/// three layouts fit 228 KiB with the per-block 1 KiB reserve and there is no per-key decay.
+TEST(KernelLayout, RegisterKernelWAndBlocksPerSm) {
+  const kern::FusedRegsLayout d = kern::fused_regs_layout(128, 32, 64, false, true);
+  const kern::FusedRegsLayout a = kern::fused_regs_layout(128, 32, 64, false, false);
+  EXPECT_EQ(d.stage, a.stage);
+  EXPECT_GE(d.w, d.sb + 2 * 64 * d.ld_k);
+  EXPECT_EQ(d.total - a.total, 2 * 32 * d.ld_k);
+  EXPECT_LE(3 * (d.total + 1024), 228 * 1024);
+  EXPECT_EQ(kern::fused_regs_min_blocks(128, 32, 64, 4, false, true), 3);
+  EXPECT_EQ(kern::fused_regs_min_blocks(128, 16, 64, 4, false, true), 3);
+  EXPECT_EQ(kern::fused_regs_min_blocks(128, 64, 64, 4, false, true), 1);   // 124 KiB
+  EXPECT_EQ(kern::fused_regs_min_blocks(128, 32, 64, 8, false, true), 1);   // three would cap 8 warps at 85 registers
+  EXPECT_EQ(kern::fused_regs_min_blocks(128, 32, 64, 4, false, false), 3);  // additive, scalar decay
+  EXPECT_EQ(kern::fused_regs_min_blocks(128, 64, 64, 4, false, false), 1);  // 105 KiB
+  EXPECT_EQ(kern::fused_regs_min_blocks(128, 32, 64, 4, true, false), 1);   // per-key decay: spills at 168
 }
 
 /// The state scan's slice: BK rows when BK is below K'p, else all of K'p; its S holds only those rows.

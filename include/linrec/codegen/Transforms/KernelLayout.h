@@ -44,6 +44,7 @@ struct StagePlan {
   std::string grid[3];    ///< launch-descriptor formulas
   int64_t smemBytes = 0;  ///< dynamic shared memory (from linrec/kernel/layout.cuh)
   int64_t threads = 0;    ///< block size; 0: the tuning's warps * 32
+  int64_t minBlocks = 1;  ///< __launch_bounds__'s blocks per SM (a register cap for ptxas)
 };
 
 /// Whether the fused strategy takes the register-state kernel (layout.cuh fused_regs_applies), which splits

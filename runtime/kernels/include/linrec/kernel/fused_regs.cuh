@@ -22,7 +22,9 @@
 //   - a per-key decay instead rescales the chunk's q and k in place (vec_transform, all threads, one more
 //     barrier), and the products apply per-key factors to their fragments (see vec_transform);
 //   - a delta rule's V-tile holds U; before the chunk's products each warp replaces its part by
-//     v_new = U - W Sb (delta_values, one more barrier, shared with the l2norm pass).
+//     v_new = U - W Sb (delta_values, one more barrier, shared with the l2norm pass); W has one buffer,
+//     refilled for the next chunk after that barrier, which lets three blocks share an SM at C = 32
+//     (layout.cuh fused_regs_min_blocks).
 #pragma once
 
 #include "linrec/kernel/chunk_phases.cuh"
@@ -186,7 +188,7 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
   auto qs = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.q); };
   auto ks = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.k); };
   auto us = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.u); };
-  auto wt = [&](int s) { return reinterpret_cast<E*>(sm + s * L.stage + L.w); };
+  E* const wt = reinterpret_cast<E*>(sm + L.w);  // delta rules: chunk c's W, one buffer (fused_regs_layout)
   const FusedWyWs wyws = fused_wy_ws((long long)p.B * p.T, p.H, K, V, 2);
   const E* const wsrc = reinterpret_cast<const E*>(reinterpret_cast<const unsigned char*>(p.ws) + wyws.w);
   const E* const usrc = reinterpret_cast<const E*>(reinterpret_cast<const unsigned char*>(p.ws) + wyws.u);
@@ -211,13 +213,26 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
       if constexpr (kOut) load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs(s), LDK);
       load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks(s), LDK);
       if constexpr (kWy) {
-        load_tile_async<D, C, K, NT>(wsrc, row0 * K, (long long)p.H * K, rows, K, wt(s), LDK);
         load_tile_async<D, C, BV, NT>(usrc, row0 * V + v0, (long long)p.H * V, rows, vcols, us(s), LDU);
       } else {
         load_tile_async<D, C, BV, NT>(p.v, row0 * V + v0, (long long)p.H * V, rows, vcols, us(s), LDU);
       }
     }
     cp_async_commit();
+  };
+  // Delta rules: chunk c's W into its single buffer as a group of its own, issued once every warp has read
+  // the previous chunk's (after the barrier that follows delta_values); the next iteration's wait_group<0>
+  // covers it with the stage's group.
+  static_assert(!kWy || NS == 2, "fused_regs_walk: a delta rule's single W buffer assumes two stages");
+  auto fetch_w = [&](int c) {
+    if constexpr (kWy) {
+      if (c < nchunks) {
+        const int t0 = c * C;
+        const long long row0 = (bos + t0) * p.H + h;
+        load_tile_async<D, C, K, NT>(wsrc, row0 * K, (long long)p.H * K, rows_at(t0), K, wt, LDK);
+      }
+      cp_async_commit();
+    }
   };
   // Warp 0: the log decay of chunk c's tokens, lane l holding tokens l * EPL ... (0 past the sequence).
   // Evaluated at clamped indices with no branch around the expression, so all its loads issue at once.
@@ -397,7 +412,7 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
         for (int j = 0; j < NO; ++j)
 #pragma unroll
           for (int r = 0; r < 4; ++r) xa[j][r] = qsb[j][r] = 0.0f;
-        const RowsView<D> wv{wt(s) + 16 * I * LDK, LDK};
+        const RowsView<D> wv{wt + 16 * I * LDK, LDK};
         const RowsView<D> qv{qs(s) + 16 * I * LDK, LDK};
         const ColsView<D> sv{sb + c0 * LDK, LDK};  // (d, v) = Sb[v][d]
 #pragma unroll
@@ -448,6 +463,7 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
 #pragma unroll
   for (int c = 0; c < NS - 1; ++c) {
     fetch(c, c);
+    if (c == 0) fetch_w(0);
     if constexpr (kDecay)
       if (warp == 0 && c < nchunks) {
         gate_eval(c, gv);
@@ -478,7 +494,8 @@ LINREC_DEV void fused_regs_walk(const FwdParams& p, int h, int vt, long long bos
     if constexpr (kL2Q || kL2K || kWy) {
       l2norm_rows(s);
       delta_values(s);
-      block_sync();  // the normalised rows and v_new are visible
+      block_sync();  // the normalised rows and v_new are visible; W is free
+      fetch_w(c + 1);
     }
     if constexpr (kVec) {
       vec_transform(c, s);

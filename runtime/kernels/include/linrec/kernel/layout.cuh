@@ -122,7 +122,7 @@ struct FusedRegsLayout {
   int ld_k = 0;   ///< row stride (elements) of the q, k and Sb tiles
   int ld_u = 0;   ///< row stride (elements) of the V-tile
   int q = 0, k = 0, u = 0, g = 0;  ///< offsets within a stage
-  int w = 0;                       ///< delta rules: offset within a stage of W ([C][K'p], from chunk_fwd_wy)
+  int w = 0;  ///< delta rules: offset of W ([C][K'p], from chunk_fwd_wy; one buffer after Sb, not per stage)
   int stage = 0;  ///< bytes per stage
   int sb = 0;     ///< offset of Sb (after the stages)
   int vt = 0;     ///< offset of the per-key decay tables (vector decay only)
@@ -159,7 +159,11 @@ LINREC_HD constexpr bool fused_regs_shape_ok(int K, int C, int BV, int warps) {
 LINREC_HD constexpr int fused_regs_vector_tables(int KF, int C) {
   return round_up(4 * (2 * (C / 16) + 2) * padded_feature_width(KF), 16);
 }
-/// Delta rules (delta = true) add W to every stage, and their V-tile holds U from chunk_fwd_wy instead of v.
+/// Delta rules (delta = true) add one W tile, and their V-tile holds U from chunk_fwd_wy instead of v. W is
+/// read only by v_new = U - W S_c, before the chunk's second barrier, so the next chunk's W loads into the
+/// same buffer after that barrier and arrives behind the outputs and the state update; a W per stage would
+/// cost C x K'p 16-bit elements (8.5 KiB at C = 32, K = 128), what keeps a third block off an SM
+/// (fused_regs_min_blocks).
 LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV, bool vector_decay, bool delta = false) {
   FusedRegsLayout l{};
   const int kfp = padded_feature_width(KF);
@@ -167,14 +171,25 @@ LINREC_HD constexpr FusedRegsLayout fused_regs_layout(int KF, int C, int BV, boo
   l.ld_u = smem_row_stride(BV, 2);
   l.q = 0;
   l.k = l.q + round_up(2 * C * l.ld_k, 16);
-  l.w = l.k + round_up(2 * C * l.ld_k, 16);
-  l.u = l.w + (delta ? round_up(2 * C * l.ld_k, 16) : 0);
+  l.u = l.k + round_up(2 * C * l.ld_k, 16);
   l.g = l.u + round_up(2 * C * l.ld_u, 16);
   l.stage = l.g + (vector_decay ? 0 : round_up(3 * 4 * C, 16));
   l.sb = l.ns * l.stage;
-  l.vt = l.sb + round_up(2 * BV * l.ld_k, 16);
+  l.w = l.sb + round_up(2 * BV * l.ld_k, 16);
+  l.vt = l.w + (delta ? round_up(2 * C * l.ld_k, 16) : 0);
   l.total = l.vt + (vector_decay ? fused_regs_vector_tables(KF, C) : 0);
   return l;
+}
+
+/// The blocks per SM the register-state kernel asks ptxas for (__launch_bounds__'s second argument;
+/// codegen's StagePlan::minBlocks): 3 when three of its layouts fit a Hopper SM (228 KiB, less the 1 KiB
+/// the hardware reserves per block) at 4 warps with no per-key decay, else 1 (ptxas free). Three blocks cap
+/// a thread at 168 registers; at C = 32, BV = 64, K = 128 ptxas (CUDA 13, sm_90) fits the walk in 152-164
+/// with no spills (198 uncapped for gated_delta_rule; NvrtcCompileMinBlocks), where a per-key decay (GLA)
+/// spills 96 bytes. At two blocks per SM the delta walk was latency bound at 8 warps (ncu, 2026-12-04).
+LINREC_HD constexpr int fused_regs_min_blocks(int KF, int C, int BV, int warps, bool vector_decay, bool delta) {
+  const int per_block = fused_regs_layout(KF, C, BV, vector_decay, delta).total + 1024;
+  return !vector_decay && warps == 4 && 3 * per_block <= 228 * 1024 ? 3 : 1;
 }
 
 /// Whether a variant takes the register-state fused kernel (fused_regs.cuh fused_in_registers spells the same
