@@ -256,6 +256,27 @@ TEST(SearchSpace, DefaultsFallBackUntilTheyFit) {
                          DeviceLimits::forArch("sm_90"));
   ASSERT_TRUE(kda.ok()) << kda.error();
   EXPECT_EQ(kda->config.chunk, 64);
+  // GLA (bf16, additive, per-key decay) on the register-state kernel: C = 64, BV = 128 on 8 warps; fp16
+  // (which that kernel does not take with a per-key decay) and state passing keep the general order.
+  auto gla = pickDefault(test::variant("gla"), {128, 128}, DType::BF16, Mode::Prefill, Strategy::Fused,
+                         DeviceLimits::forArch("sm_90"));
+  ASSERT_TRUE(gla.ok()) << gla.error();
+  EXPECT_EQ(gla->config.chunk, 64);
+  EXPECT_EQ(gla->config.block_v, 128);
+  EXPECT_EQ(gla->config.warps, 8);
+  auto gla16 = pickDefault(test::variant("gla"), {128, 128}, DType::FP16, Mode::Prefill, Strategy::Fused,
+                           DeviceLimits::forArch("sm_90"));
+  ASSERT_TRUE(gla16.ok()) << gla16.error();
+  EXPECT_EQ(gla16->config.block_v, 64);
+  EXPECT_EQ(gla16->config.warps, 4);
+  auto glasp = pickDefault(test::variant("gla"), {128, 128}, DType::BF16, Mode::Prefill, Strategy::StatePassing,
+                           DeviceLimits::forArch("sm_90"));
+  ASSERT_TRUE(glasp.ok()) << glasp.error();
+  EXPECT_EQ(glasp->config.warps, 4);
+  auto sgla = pickDefault(test::variant("simple_gla"), {128, 128}, DType::BF16, Mode::Prefill, Strategy::Fused,
+                          DeviceLimits::forArch("sm_90"));
+  ASSERT_TRUE(sgla.ok()) << sgla.error();
+  EXPECT_EQ(sgla->config.block_v, 64);
 }
 
 TEST(SearchSpace, PtxasStatisticsDropSpillsAndUnlaunchableRegisterCounts) {
