@@ -86,6 +86,14 @@ run_fla() {
     rc[fla_bench]="skipped (no .peer/fla)"
     return
   fi
+  # PYTHONPATH=.peer imports .peer/fla as the package: it must be the repository's fla/ folder, not the
+  # repository (a clone there fails with "No module named 'fla.ops'" after the ceilings are measured).
+  if [ ! -d .peer/fla/ops ]; then
+    echo "device-bench.sh: .peer/fla/ops is missing: .peer/fla must be fla's package folder (the repository's" \
+      "fla/ subfolder), e.g. git clone ... /tmp/fla && mv /tmp/fla/fla .peer/fla" | tee "$out/fla_bench.txt"
+    rc[fla_bench]="skipped (.peer/fla is not the package)"
+    return
+  fi
   # NO_BWD: forward only (fla_bench.py times the backward of some ops by default).
   step fla_bench "${FLA_TIMEOUT_S:-}" env OUT="$out" SHAPES="$shapes" NO_BWD=1 SKIP_OPS="${FLA_SKIP_OPS:-}" \
     PYTHONPATH=.peer python3 .peer/fla_bench.py
