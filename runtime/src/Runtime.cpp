@@ -2,6 +2,7 @@
 #include "linrec/runtime/Runtime.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 #include "DeviceContext.h"
@@ -152,6 +153,10 @@ Expected<std::unique_ptr<Runtime>> Runtime::create(int device) {
   return std::unique_ptr<Runtime>(new Runtime(std::move(dc)));
 }
 
+Runtime::Runtime(std::shared_ptr<DeviceContext> ctx) : ctx_(std::move(ctx)) {
+  if (auto dir = CompileCache::defaultDirectory()) disk_.emplace(std::move(*dir));
+}
+
 Runtime::~Runtime() = default;
 
 const DeviceInfo& Runtime::device() const {
@@ -220,13 +225,36 @@ Expected<CompiledModule> Runtime::compile(const std::string& source, const Compi
       return hit;
     }
   }
-  // NVRTC runs outside the lock: compiles of different sources proceed in parallel.
-  auto cubin = compileToCubin(source, no);
-  if (!cubin) return Error{cubin.error()};
-  auto shared = std::make_shared<const CubinResult>(std::move(*cubin));
-  auto mod = loadModule(shared->cubin.data(), shared->cubin.size(), shared);
-  if (!mod) return Error{mod.error()};
-  CompiledModule result{std::move(*mod), digest, false};
+  std::optional<CompileCache> disk;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    disk = disk_;
+  }
+  std::shared_ptr<Module> loaded;
+  bool from_disk = false;
+  // A disk entry that does not load (a driver that rejects it) is compiled again and replaced.
+  if (disk)
+    if (std::optional<CubinResult> hit = disk->load(digest)) {
+      auto shared = std::make_shared<const CubinResult>(std::move(*hit));
+      if (auto mod = loadModule(shared->cubin.data(), shared->cubin.size(), shared)) {
+        loaded = std::move(*mod);
+        from_disk = true;
+      }
+    }
+  if (!loaded) {
+    // NVRTC runs outside the lock: compiles of different sources proceed in parallel.
+    auto cubin = compileToCubin(source, no);
+    if (!cubin) return Error{cubin.error()};
+    auto shared = std::make_shared<const CubinResult>(std::move(*cubin));
+    auto mod = loadModule(shared->cubin.data(), shared->cubin.size(), shared);
+    if (!mod) return Error{mod.error()};
+    loaded = std::move(*mod);
+    // Best effort: a cache that cannot be written (read-only home, full disk) only costs a later compile.
+    if (disk)
+      if (Status s = disk->store(digest, *shared); !s && std::getenv("LINREC_LOG"))
+        std::fprintf(stderr, "linrec: %s\n", s.error().c_str());
+  }
+  CompiledModule result{std::move(loaded), digest, false, from_disk};
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = cache_.emplace(digest, result);
   if (!inserted) {
@@ -281,6 +309,20 @@ size_t Runtime::cacheSize() const {
 void Runtime::clearCache() {
   std::lock_guard<std::mutex> lock(mu_);
   cache_.clear();
+}
+
+void Runtime::setDiskCache(std::optional<std::string> directory) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (directory)
+    disk_.emplace(std::move(*directory));
+  else
+    disk_.reset();
+}
+
+std::optional<std::string> Runtime::diskCacheDirectory() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!disk_) return std::nullopt;
+  return disk_->directory();
 }
 
 }  // namespace linrec

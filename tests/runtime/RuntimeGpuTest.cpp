@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -190,6 +192,63 @@ TEST_F(RuntimeGpu, CompilesLaunchesAndCachesATrivialKernel) {
   EXPECT_EQ(again->module.get(), module.get());
   EXPECT_EQ(rt->cacheSize(), 1u);
   EXPECT_FALSE(module->function("no_such_kernel").ok());
+}
+
+TEST_F(RuntimeGpu, DiskCacheServesTheNextRuntimeAndReplacesABadEntry) {
+  char tmpl[] = "/tmp/linrec-rt-cache-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string src = std::string(kMockSource) + "\n// variant for the disk cache test\n";
+  std::string key;
+  {
+    auto first = Runtime::create(0);
+    ASSERT_TRUE(first.ok()) << first.error();
+    (*first)->setDiskCache(dir);
+    auto m = (*first)->compile(src);
+    ASSERT_TRUE(m.ok()) << m.error();
+    EXPECT_FALSE(m->from_disk);
+    key = m->cache_key;
+  }
+  CompileCache cache(dir);
+  ASSERT_TRUE(cache.load(key).has_value());
+
+  // A new runtime (a new process, as far as the cache can tell) loads the cubin and runs it.
+  auto second = Runtime::create(0);
+  ASSERT_TRUE(second.ok()) << second.error();
+  (*second)->setDiskCache(dir);
+  auto m = (*second)->compile(src);
+  ASSERT_TRUE(m.ok()) << m.error();
+  EXPECT_TRUE(m->from_disk);
+  EXPECT_EQ(m->cache_key, key);
+  EXPECT_TRUE(m->module->function("saxpy").ok());
+  ASSERT_NE(m->module->compileInfo(), nullptr);
+  EXPECT_EQ(m->module->compileInfo()->stats.size(), module->compileInfo()->stats.size());
+
+  // A cubin the driver refuses under a valid entry is compiled again, and the entry is replaced.
+  CubinResult junk = *cache.load(key);
+  junk.cubin.assign(64, 'x');
+  ASSERT_TRUE(cache.store(key, junk).ok());
+  auto third = Runtime::create(0);
+  ASSERT_TRUE(third.ok()) << third.error();
+  (*third)->setDiskCache(dir);
+  auto again = (*third)->compile(src);
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_FALSE(again->from_disk);
+  EXPECT_TRUE(again->module->function("saxpy").ok());
+  auto repaired = cache.load(key);
+  ASSERT_TRUE(repaired.has_value());
+  EXPECT_NE(repaired->cubin, junk.cubin);
+
+  // Off means off: nothing is read or written.
+  auto off = Runtime::create(0);
+  ASSERT_TRUE(off.ok()) << off.error();
+  (*off)->setDiskCache(std::nullopt);
+  EXPECT_FALSE((*off)->diskCacheDirectory().has_value());
+  auto fresh = (*off)->compile(src);
+  ASSERT_TRUE(fresh.ok()) << fresh.error();
+  EXPECT_FALSE(fresh->from_disk);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 TEST_F(RuntimeGpu, ConcurrentCompilesShareOneModule) {

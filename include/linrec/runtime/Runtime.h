@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "linrec/Expected.h"
+#include "linrec/runtime/CompileCache.h"
 #include "linrec/runtime/CudaDriver.h"
 #include "linrec/runtime/Kernel.h"
 #include "linrec/runtime/LaunchDescriptor.h"
@@ -73,7 +74,8 @@ class Module {
 struct CompiledModule {
   std::shared_ptr<Module> module;
   std::string cache_key;  ///< sha256 of (source, options, arch, NVRTC version, kernel headers)
-  bool from_cache = false;
+  bool from_cache = false;  ///< this runtime had compiled or loaded the source before (same module)
+  bool from_disk = false;   ///< the cubin came from the disk cache (CompileCache), not from NVRTC
   const CubinResult& cubin() const { return *module->compileInfo(); }
 };
 
@@ -125,7 +127,8 @@ class Runtime {
   /// Compiles `source` for this device (sm_XY or sm_XYa) and loads it. The result is cached in memory by
   /// (sha256 of the source, options, arch, NVRTC version, embedded kernel headers): compiling the same
   /// source again returns the same module. Threads compiling the same source at once may each run NVRTC;
-  /// all get the first module stored.
+  /// all get the first module stored. Cubins are also kept on disk under the same key (CompileCache;
+  /// $LINREC_CACHE_DIR, "off" to disable), so the next process loads them instead of running NVRTC.
   Expected<CompiledModule> compile(const std::string& source, const CompileOptions& options = {});
   /// Loads a cubin (e.g. from the kernel DB or a pack). Not cached.
   Expected<std::shared_ptr<Module>> loadCubin(const void* data, size_t size);
@@ -150,15 +153,19 @@ class Runtime {
   /// Modules in the compile cache.
   size_t cacheSize() const;
   void clearCache();
+  /// The disk cache's directory (default: CompileCache::defaultDirectory()); nullopt turns it off.
+  void setDiskCache(std::optional<std::string> directory);
+  std::optional<std::string> diskCacheDirectory() const;
 
  private:
-  explicit Runtime(std::shared_ptr<detail::DeviceContext> ctx) : ctx_(std::move(ctx)) {}
+  explicit Runtime(std::shared_ptr<detail::DeviceContext> ctx);
   Expected<std::shared_ptr<Module>> loadModule(const void* data, size_t size,
                                                std::shared_ptr<const CubinResult> compiled);
 
   std::shared_ptr<detail::DeviceContext> ctx_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, CompiledModule> cache_;
+  std::optional<CompileCache> disk_;
 };
 
 }  // namespace linrec
