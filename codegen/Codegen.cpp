@@ -2,6 +2,7 @@
 #include "linrec/codegen/Codegen.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "llvm/Support/raw_ostream.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -190,6 +191,20 @@ bool prefersNarrowChunkDefault(const dsl::Spec& spec, Mode mode, DType dtype) {
          spec.decay != dsl::DecayKind::Vector;
 }
 
+bool prefersWideFusedDefault(const dsl::Spec& spec, Mode mode, DType dtype) {
+  const auto rowMap = [](const dsl::FeatureMap& m) {
+    return m.kind == dsl::FeatureMap::Kind::Identity || m.kind == dsl::FeatureMap::Kind::L2Norm;
+  };
+  return mode == Mode::Prefill && dtype == DType::BF16 && spec.rule == dsl::UpdateRule::Additive &&
+         spec.decay == dsl::DecayKind::Vector && !spec.normalize && rowMap(spec.q_map) && rowMap(spec.k_map);
+}
+
+void applyDefaultTiles(TuningConfig& config, const TuningConfig& chosen, bool keep_warps) {
+  config.chunk = chosen.chunk;
+  config.block_v = chosen.block_v;
+  if (!keep_warps) config.warps = chosen.warps;
+}
+
 llvm::Expected<TuningConfig> defaultConfig(const dsl::Spec& spec, const HeadDims& dims, Mode mode, DType dtype,
                                            int64_t smem_limit) {
   // Largest tiles first: they amortize the state load best; smaller ones only when shared memory forces it
@@ -197,15 +212,21 @@ llvm::Expected<TuningConfig> defaultConfig(const dsl::Spec& spec, const HeadDims
   static const int kTiles[][2] = {{64, 64}, {64, 32}, {32, 64}, {32, 32}, {16, 32}, {32, 16}, {16, 16}};
   static const int kNarrowTiles[][2] = {{32, 64}, {64, 64}, {64, 32}, {32, 32}, {16, 32}, {32, 16}, {16, 16}};
   std::string last;
-  for (const auto& t : prefersNarrowChunkDefault(spec, mode, dtype) ? kNarrowTiles : kTiles) {
+  auto attempt = [&](int chunk, int block_v, int warps) -> std::optional<TuningConfig> {
     TuningConfig c;
-    c.chunk = t[0];
-    c.block_v = t[1];
+    c.chunk = chunk;
+    c.block_v = block_v;
+    c.warps = warps;
     c.smem_limit = smem_limit;
     auto gen = generate(spec, dims, c, mode, dtype);
     if (gen) return c;
     last = llvm::toString(gen.takeError());
-  }
+    return std::nullopt;
+  };
+  if (prefersWideFusedDefault(spec, mode, dtype))
+    if (auto c = attempt(64, 128, 8)) return *c;
+  for (const auto& t : prefersNarrowChunkDefault(spec, mode, dtype) ? kNarrowTiles : kTiles)
+    if (auto c = attempt(t[0], t[1], TuningConfig{}.warps)) return *c;
   return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                  "no tile configuration fits (K = %d, V = %d); the smallest tried failed with:\n%s",
                                  dims.K, dims.V, last.c_str());

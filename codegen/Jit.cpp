@@ -10,8 +10,7 @@ Expected<Kernel> jitLoad(Runtime& rt, const dsl::Spec& spec, const JitOptions& o
   if (options.auto_tiles) {
     auto d = defaultConfig(spec, options.dims, options.mode, options.dtype, config.smem_limit);
     if (!d) return Error{llvm::toString(d.takeError())};
-    config.chunk = d->chunk;
-    config.block_v = d->block_v;
+    applyDefaultTiles(config, *d);
   }
   auto gen = generate(spec, options.dims, config, options.mode, options.dtype);
   if (!gen) return Error{llvm::toString(gen.takeError())};

@@ -238,17 +238,11 @@ Expected<Candidate> pickDefault(const dsl::Spec& spec, const codegen::HeadDims& 
   if (strategy == codegen::Strategy::Fused && codegen::prefersNarrowChunkDefault(spec, mode, dtype))
     std::stable_partition(prefs.begin(), prefs.end(),
                           [](const codegen::TuningConfig& c) { return c.chunk == 32 && c.block_v == 64; });
-  // A bf16 additive rule with a per-key decay and row-wise maps (GLA, on the register-state kernel): C = 64,
-  // BV = 128 on 8 warps first. The tuner always times the defaults, and its 7-8 s runs time little else:
-  // on the H100 they kept C = 64, BV = 64, 4 warps at 1.22 / 1.20 / 1.94 ms (B = 32, T = 1k; B = 8, T = 4k;
-  // B = 2, T = 16k), where 30 s runs timed this one at 0.89 / 1.18 / 1.43 ms (first at 1k and 16k, 2 % behind
-  // C = 32, BV = 64 at 4k; bench/results/2026-12-07-h100, calls 4-5); the H200 runs chose it at every T.
-  const auto rowMap = [](const dsl::FeatureMap& m) {
-    return m.kind == dsl::FeatureMap::Kind::Identity || m.kind == dsl::FeatureMap::Kind::L2Norm;
-  };
-  if (strategy == codegen::Strategy::Fused && mode == codegen::Mode::Prefill && dtype == codegen::DType::BF16 &&
-      spec.rule == dsl::UpdateRule::Additive && spec.decay == dsl::DecayKind::Vector && !spec.normalize &&
-      rowMap(spec.q_map) && rowMap(spec.k_map)) {
+  // GLA-like rules (codegen::prefersWideFusedDefault): C = 64, BV = 128 on 8 warps first. The tuner always
+  // times the defaults, and its 7-8 s runs time little else: on the H100 they kept C = 64, BV = 64, 4 warps,
+  // where 30 s runs found this one (first at 1k and 16k, 2 % behind C = 32, BV = 64 at 4k; the H200 runs
+  // chose it at every T).
+  if (strategy == codegen::Strategy::Fused && codegen::prefersWideFusedDefault(spec, mode, dtype)) {
     codegen::TuningConfig wide;
     wide.chunk = 64;
     wide.block_v = 128;

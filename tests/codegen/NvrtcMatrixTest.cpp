@@ -108,7 +108,9 @@ TEST(NvrtcMatrix, EveryVariantConfigAndArchCompiles) {
     std::printf("%-18s %-6s %-22s regs %3d spills %lld %s\n", j.variant.c_str(), j.arch.c_str(), j.what.c_str(),
                 outcomes[i].regs, outcomes[i].spills, outcomes[i].failure.empty() ? "ok" : "FAILED");
     EXPECT_EQ(outcomes[i].failure, "") << j.variant << " " << j.arch << " " << j.what;
-    if (j.is_default) EXPECT_EQ(outcomes[i].spills, 0) << j.variant << " " << j.arch << " " << j.what;
+    if (j.is_default) {
+      EXPECT_EQ(outcomes[i].spills, 0) << j.variant << " " << j.arch << " " << j.what;
+    }
   }
 }
 

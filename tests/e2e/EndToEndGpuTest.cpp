@@ -114,8 +114,7 @@ TEST_P(EndToEnd, MatchesReference) {
       codegen::TuningConfig config = c.config;
       auto d = codegen::defaultConfig(spec, {c.K, c.V}, codegen::Mode::Prefill, c.dtype);
       if (!d) return llvm::consumeError(d.takeError());
-      config.chunk = d->chunk;
-      config.block_v = d->block_v;
+      codegen::applyDefaultTiles(config, *d);
       for (auto mode : {codegen::Mode::Prefill, codegen::Mode::Decode}) {
         if (mode == codegen::Mode::Decode && !c.decode_steps) continue;
         auto gen = codegen::generate(spec, {c.K, c.V}, config, mode, c.dtype);

@@ -273,6 +273,27 @@ TEST(SearchSpace, DefaultsFallBackUntilTheyFit) {
                            DeviceLimits::forArch("sm_90"));
   ASSERT_TRUE(glasp.ok()) << glasp.error();
   EXPECT_EQ(glasp->config.warps, 4);
+  // The JIT path (codegen::defaultConfig, auto tiles) starts from the same block shape, and only
+  // applyDefaultTiles's keep_warps keeps warps the user chose.
+  auto jit = codegen::defaultConfig(test::variant("gla"), {128, 128}, Mode::Prefill, DType::BF16, 227 * 1024);
+  ASSERT_TRUE(bool(jit)) << llvm::toString(jit.takeError());
+  EXPECT_EQ(jit->chunk, 64);
+  EXPECT_EQ(jit->block_v, 128);
+  EXPECT_EQ(jit->warps, 8);
+  auto jit16 = codegen::defaultConfig(test::variant("gla"), {128, 128}, Mode::Prefill, DType::FP16, 227 * 1024);
+  ASSERT_TRUE(bool(jit16)) << llvm::toString(jit16.takeError());
+  EXPECT_EQ(jit16->block_v, 64);
+  EXPECT_EQ(jit16->warps, 4);
+  codegen::TuningConfig user;
+  user.warps = 2;
+  user.stages = 3;
+  codegen::applyDefaultTiles(user, *jit, /*keep_warps=*/true);
+  EXPECT_EQ(user.chunk, 64);
+  EXPECT_EQ(user.block_v, 128);
+  EXPECT_EQ(user.warps, 2);
+  EXPECT_EQ(user.stages, 3);
+  codegen::applyDefaultTiles(user, *jit);
+  EXPECT_EQ(user.warps, 8);
   auto sgla = pickDefault(test::variant("simple_gla"), {128, 128}, DType::BF16, Mode::Prefill, Strategy::Fused,
                           DeviceLimits::forArch("sm_90"));
   ASSERT_TRUE(sgla.ok()) << sgla.error();

@@ -154,8 +154,7 @@ Expected<CheckResult> runCheck(Runtime& rt, const dsl::Spec& spec, const CheckCa
   if (c.auto_tiles) {
     auto d = codegen::defaultConfig(spec, dims, codegen::Mode::Prefill, c.dtype, config.smem_limit);
     if (!d) return Error{"codegen: " + llvm::toString(d.takeError())};
-    config.chunk = d->chunk;
-    config.block_v = d->block_v;
+    codegen::applyDefaultTiles(config, *d, c.keep_warps);
   }
   auto t0 = std::chrono::steady_clock::now();
   auto gen = codegen::generate(spec, dims, config, codegen::Mode::Prefill, c.dtype);
@@ -309,7 +308,8 @@ Expected<CheckResult> runCheck(Runtime& rt, const dsl::Spec& spec, const CheckCa
 }
 
 Expected<io::TensorMap> runOnTensors(Runtime& rt, const dsl::Spec& spec, const io::TensorMap& in,
-                                     const codegen::TuningConfig& requested, codegen::DType dtype, bool auto_tiles) {
+                                     const codegen::TuningConfig& requested, codegen::DType dtype, bool auto_tiles,
+                                     bool keep_warps) {
   auto shapeText = [](const std::vector<int64_t>& s) {
     std::string t = "[";
     for (size_t i = 0; i < s.size(); ++i) t += (i ? "," : "") + std::to_string(s[i]);
@@ -412,8 +412,7 @@ Expected<io::TensorMap> runOnTensors(Runtime& rt, const dsl::Spec& spec, const i
   if (auto_tiles) {
     auto d = codegen::defaultConfig(spec, dims, codegen::Mode::Prefill, dtype, config.smem_limit);
     if (!d) return Error{"codegen: " + llvm::toString(d.takeError())};
-    config.chunk = d->chunk;
-    config.block_v = d->block_v;
+    codegen::applyDefaultTiles(config, *d, keep_warps);
   }
   auto gen = codegen::generate(spec, dims, config, codegen::Mode::Prefill, dtype);
   if (!gen) return Error{"codegen: " + llvm::toString(gen.takeError())};

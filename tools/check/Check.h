@@ -21,7 +21,8 @@ struct CheckCase {
   bool initial_state = false;
   codegen::DType dtype = codegen::DType::BF16;
   codegen::TuningConfig config;
-  bool auto_tiles = true;  ///< replace config's chunk/block_v by codegen::defaultConfig's (what fits)
+  bool auto_tiles = true;  ///< replace config's chunk/block_v/warps by codegen::defaultConfig's
+  bool keep_warps = false;  ///< with auto_tiles: keep config's warps (the user set them)
   uint64_t seed = 1;
   int decode_steps = 0;  ///< > 0: a decode check (prefill T tokens, then this many steps), not a prefill one
   std::string label() const;
@@ -52,7 +53,7 @@ Expected<CheckResult> runCheck(Runtime& rt, const dsl::Spec& spec, const CheckCa
 /// tensor and the expected shape. Tensors may come in any float dtype; they are converted to the kernel's.
 Expected<io::TensorMap> runOnTensors(Runtime& rt, const dsl::Spec& spec, const io::TensorMap& in,
                                      const codegen::TuningConfig& config, codegen::DType dtype,
-                                     bool auto_tiles = true);
+                                     bool auto_tiles = true, bool keep_warps = false);
 
 /// Maps runtime and codegen dtypes.
 DType runtimeDType(codegen::DType d);

@@ -50,6 +50,7 @@ Runner addCheckCommand(CLI::App& app) {
       return static_cast<int>(kBadInput);
     }
     base.auto_tiles = o->kernel.autoTiles();
+    base.keep_warps = o->kernel.warpsGiven();
     base.K = dims.K;
     base.V = dims.V;
     base.B = o->B;

@@ -95,8 +95,7 @@ Runner addCompileCommand(CLI::App& app) {
         std::cerr << llvm::toString(d.takeError()) << "\n";
         return static_cast<int>(kBadInput);
       }
-      config.chunk = d->chunk;
-      config.block_v = d->block_v;
+      codegen::applyDefaultTiles(config, *d, o->kernel.warpsGiven());
     }
     if (!o->emit_mlir.empty()) {
       auto ir = codegen::generateMlir(*r.spec, dims, config, mode, dt, o->emit_mlir);

@@ -7,7 +7,9 @@ void KernelOptions::add(CLI::App* cmd, bool with_dims) {
   chunk_opt = cmd->add_option("--chunk", chunk, "Chunk size C (16, 32, 64, 128; default: the largest that fits)");
   cmd->add_option("--block-k", block_k, "Key tile BK")->capture_default_str();
   block_v_opt = cmd->add_option("--block-v", block_v, "Value tile BV (16, 32, 64, 128; default: the largest that fits)");
-  cmd->add_option("--warps", warps, "Warps per CTA (2, 4, 8)")->capture_default_str();
+  warps_opt = cmd->add_option("--warps", warps, "Warps per CTA (2, 4, 8; with neither --chunk nor --block-v: the "
+                                                "default's, 8 for GLA-like rules)")
+                  ->capture_default_str();
   cmd->add_option("--stages", stages, "Pipeline stages (1-4)")->capture_default_str();
   cmd->add_option("--strategy", strategy, "fused or state_passing")->capture_default_str();
   cmd->add_option("--dtype", dtype, "Dtype of q, k, v, o: bf16, fp16, fp32")->capture_default_str();

@@ -16,9 +16,12 @@ struct KernelOptions {
   int K = 128, V = 128;
   CLI::Option* chunk_opt = nullptr;
   CLI::Option* block_v_opt = nullptr;
+  CLI::Option* warps_opt = nullptr;
   /// True when the user set neither --chunk nor --block-v: the commands then take the largest tiles
   /// that fit (codegen::defaultConfig).
   bool autoTiles() const { return chunk_opt && block_v_opt && chunk_opt->count() == 0 && block_v_opt->count() == 0; }
+  /// With autoTiles: --warps was given, so the default's warps do not replace it.
+  bool warpsGiven() const { return warps_opt && warps_opt->count() > 0; }
 
   void add(CLI::App* cmd, bool with_dims = true);
   /// Fills `config`, `dims` and `dt`; false with `err` set when a value is not one the compiler knows.

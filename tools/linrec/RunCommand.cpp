@@ -58,7 +58,7 @@ Runner addRunCommand(CLI::App& app) {
       std::cerr << "linrec run: " << rt.error() << "\n";
       return static_cast<int>(kFailure);
     }
-    auto out = check::runOnTensors(**rt, *r.spec, *tensors, config, dt, opts.autoTiles());
+    auto out = check::runOnTensors(**rt, *r.spec, *tensors, config, dt, opts.autoTiles(), opts.warpsGiven());
     if (!out) {
       std::cerr << "linrec run: error: " << out.error() << "\n";
       return static_cast<int>(kBadInput);

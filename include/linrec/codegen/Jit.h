@@ -9,7 +9,7 @@
 
 namespace linrec::codegen {
 
-/// What to build. `auto_tiles` replaces config's chunk/block_v by defaultConfig's (the largest that fit).
+/// What to build. `auto_tiles` replaces config's chunk, block_v and warps by defaultConfig's.
 struct JitOptions {
   HeadDims dims;
   DType dtype = DType::BF16;
