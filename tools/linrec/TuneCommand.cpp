@@ -32,6 +32,7 @@ struct TuneOptionsCli {
   bool all = false;
   int threads = 0;
   int device = 0;
+  double tie_tolerance = tuner::TuneOptions{}.tie_tolerance;
   // Search-space restrictions (empty: the tuner's defaults).
   std::vector<int> chunks, block_vs, block_ks, warps, stages;
   std::vector<std::string> strategies;
@@ -168,6 +169,10 @@ Runner addTuneCommand(CLI::App& app) {
                   "scan's ring of chunks in flight)")
       ->delimiter(',')
       ->check(CLI::Range(2, 4));
+  cmd->add_option("--tie-tolerance", o->tie_tolerance,
+                  "Configs within this fraction of the fastest count as ties, which the simplest one wins")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.5));
   cmd->add_option("--strategies", o->strategies, "Restrict the search to these strategies: fused, state_passing")
       ->delimiter(',')
       ->check(CLI::IsMember({"fused", "state_passing"}));
@@ -208,6 +213,7 @@ Runner addTuneCommand(CLI::App& app) {
     }
     base.budget_s = o->budget_s;
     base.compile_threads = o->threads;
+    base.tie_tolerance = o->tie_tolerance;
     for (int bk : o->block_ks)
       if (bk % 16 != 0) {
         std::cerr << "linrec tune: error: --block-ks: " << bk << " is not a multiple of 16\n";
