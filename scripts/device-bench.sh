@@ -156,7 +156,8 @@ fi
   cat "$out/env.txt"
   for k in linrec_bench fla_bench compare; do echo "$k: exit ${rc[$k]:-not run}"; done
   # Rows that failed (linrec: a failed check or launch is an error row, never a number).
-  grep -E ': ERROR |^linrec bench: ' "$out/linrec_bench.txt" 2> /dev/null | sed 's/^/  ! /'
+  grep -E ': ERROR |^linrec bench: ' "$out/linrec_bench.txt" 2> /dev/null |
+    grep -vE '^linrec bench: (.*; configs from |[0-9]+ DB configs compiled)' | sed 's/^/  ! /'
   grep -E '"error"' "$out/fla_bench.txt" 2> /dev/null | sed 's/^/  ! fla: /' | cut -c1-240
   if grep -q '^family ' "$out/linrec_bench.txt" 2> /dev/null; then
     echo
