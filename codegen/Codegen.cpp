@@ -191,12 +191,18 @@ bool prefersNarrowChunkDefault(const dsl::Spec& spec, Mode mode, DType dtype) {
          spec.decay != dsl::DecayKind::Vector;
 }
 
-bool prefersWideFusedDefault(const dsl::Spec& spec, Mode mode, DType dtype) {
+std::optional<TuningConfig> wideFusedDefault(const dsl::Spec& spec, Mode mode, DType dtype) {
   const auto rowMap = [](const dsl::FeatureMap& m) {
     return m.kind == dsl::FeatureMap::Kind::Identity || m.kind == dsl::FeatureMap::Kind::L2Norm;
   };
-  return mode == Mode::Prefill && dtype == DType::BF16 && spec.rule == dsl::UpdateRule::Additive &&
-         spec.decay == dsl::DecayKind::Vector && !spec.normalize && rowMap(spec.q_map) && rowMap(spec.k_map);
+  if (!(mode == Mode::Prefill && dtype == DType::BF16 && spec.rule == dsl::UpdateRule::Additive &&
+        spec.decay == dsl::DecayKind::Vector && !spec.normalize && rowMap(spec.q_map) && rowMap(spec.k_map)))
+    return std::nullopt;
+  TuningConfig c;
+  c.chunk = 64;
+  c.block_v = 128;
+  c.warps = 8;
+  return c;
 }
 
 void applyDefaultTiles(TuningConfig& config, const TuningConfig& chosen, bool keep_warps) {
@@ -223,8 +229,8 @@ llvm::Expected<TuningConfig> defaultConfig(const dsl::Spec& spec, const HeadDims
     last = llvm::toString(gen.takeError());
     return std::nullopt;
   };
-  if (prefersWideFusedDefault(spec, mode, dtype))
-    if (auto c = attempt(64, 128, 8)) return *c;
+  if (auto w = wideFusedDefault(spec, mode, dtype))
+    if (auto c = attempt(w->chunk, w->block_v, w->warps)) return *c;
   for (const auto& t : prefersNarrowChunkDefault(spec, mode, dtype) ? kNarrowTiles : kTiles)
     if (auto c = attempt(t[0], t[1], TuningConfig{}.warps)) return *c;
   return llvm::createStringError(llvm::inconvertibleErrorCode(),

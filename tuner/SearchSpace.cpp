@@ -238,18 +238,14 @@ Expected<Candidate> pickDefault(const dsl::Spec& spec, const codegen::HeadDims& 
   if (strategy == codegen::Strategy::Fused && codegen::prefersNarrowChunkDefault(spec, mode, dtype))
     std::stable_partition(prefs.begin(), prefs.end(),
                           [](const codegen::TuningConfig& c) { return c.chunk == 32 && c.block_v == 64; });
-  // GLA-like rules (codegen::prefersWideFusedDefault): C = 64, BV = 128 on 8 warps first. The tuner always
-  // times the defaults, and its 7-8 s runs time little else: on the H100 they kept C = 64, BV = 64, 4 warps,
-  // where 30 s runs found this one (first at 1k and 16k, 2 % behind C = 32, BV = 64 at 4k; the H200 runs
-  // chose it at every T).
-  if (strategy == codegen::Strategy::Fused && codegen::prefersWideFusedDefault(spec, mode, dtype)) {
-    codegen::TuningConfig wide;
-    wide.chunk = 64;
-    wide.block_v = 128;
-    wide.warps = 8;
-    wide.strategy = strategy;
-    prefs.insert(prefs.begin(), wide);
-  }
+  // GLA-like rules (codegen::wideFusedDefault): C = 64, BV = 128 on 8 warps first. The tuner always times
+  // the defaults, and its 7-8 s runs time little else: on the H100 they kept C = 64, BV = 64, 4 warps, where
+  // longer runs chose this one at every T.
+  if (strategy == codegen::Strategy::Fused)
+    if (std::optional<codegen::TuningConfig> wide = codegen::wideFusedDefault(spec, mode, dtype)) {
+      wide->strategy = strategy;
+      prefs.insert(prefs.begin(), *wide);
+    }
   for (codegen::TuningConfig cfg : prefs) {
     cfg.smem_limit = limits.smem_per_block_optin;
     llvm::Expected<codegen::GeneratedKernel> gen = codegen::generate(spec, dims, cfg, mode, dtype);

@@ -660,10 +660,11 @@ Runner addBenchCommand(CLI::App& app) {
       if (Status st = writeAtomically(o->json_out, doc.dump(2) + "\n"); !st && write_error.empty())
         write_error = st.error();
     };
-    if (!o->no_prefill) precompileRecords(s, specs, shapes);
-    if (!o->no_prefill)
+    if (!o->no_prefill) {
+      precompileRecords(s, specs, shapes);
       for (const dsl::Spec& spec : specs)
         for (const tuner::Shape& sh : shapes) add(benchRow(s, spec, sh, codegen::Mode::Prefill));
+    }
     if (o->decode)
       for (const dsl::Spec& spec : specs) {
         if (defaults && std::find(std::begin(kDefaultDecodeFamilies), std::end(kDefaultDecodeFamilies), spec.name) ==

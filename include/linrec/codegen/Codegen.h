@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,11 +75,12 @@ llvm::Expected<std::string> generateMlir(const dsl::Spec& spec, const HeadDims& 
 /// (H200: 0.82-0.95 ms against 2.1-2.3 ms at B = 32, T = 1k, bench/results/2026-12-03-h200/delta-068a0b2).
 bool prefersNarrowChunkDefault(const dsl::Spec& spec, Mode mode, DType dtype);
 
-/// Whether a problem's default starts from C = 64, BV = 128 on 8 warps: a bf16 additive rule with a per-key
-/// decay, no normalizer and row-wise maps (GLA on the register-state kernel). On the H100 that config ran
-/// 0.89 / 1.18 / 1.43 ms at B = 32, T = 1k; B = 8, T = 4k; B = 2, T = 16k where C = 64, BV = 64 on 4 warps
-/// ran 1.22 / 1.20 / 1.94 (bench/results/2026-12-07-h100, calls 4-5).
-bool prefersWideFusedDefault(const dsl::Spec& spec, Mode mode, DType dtype);
+/// The block shape a problem's fused default starts from when it is not the general order's: C = 64, BV = 128
+/// on 8 warps for a bf16 additive rule with a per-key decay, no normalizer and row-wise maps (GLA on the
+/// register-state kernel), nullopt otherwise. On the H100 that config ran 0.89 / 1.18 / 1.43 ms at B = 32,
+/// T = 1k; B = 8, T = 4k; B = 2, T = 16k where C = 64, BV = 64 on 4 warps ran 1.22 / 1.20 / 1.94
+/// (bench/results/2026-12-07-h100, s16 calls 4-5), and tuned runs kept it at every T (s17).
+std::optional<TuningConfig> wideFusedDefault(const dsl::Spec& spec, Mode mode, DType dtype);
 
 /// Takes a default's block shape (chunk, value tile and, unless `keep_warps`, warps) into `config`, keeping
 /// its other fields.
@@ -86,7 +88,7 @@ void applyDefaultTiles(TuningConfig& config, const TuningConfig& chosen, bool ke
 
 /// The default TuningConfig for a problem: the largest chunk/value tiles (64x64 down to 16x16, 4 warps) that
 /// the compiler accepts within `smem_limit` (C = 32, BV = 64 first where prefersNarrowChunkDefault; C = 64,
-/// BV = 128, 8 warps first where prefersWideFusedDefault); an error naming why when none fits.
+/// BV = 128, 8 warps first where wideFusedDefault gives it); an error naming why when none fits.
 llvm::Expected<TuningConfig> defaultConfig(const dsl::Spec& spec, const HeadDims& dims, Mode mode, DType dtype,
                                            int64_t smem_limit = TuningConfig{}.smem_limit);
 
