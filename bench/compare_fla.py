@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """linrec vs flash-linear-attention (fla), side by side, from the JSON each side's benchmark wrote.
 
-    python3 bench/compare_fla.py LINREC_JSON FLA_JSON [--out-dir DIR] [--date YYYY-MM-DD] [--commit SHA]
+    python3 bench/compare_fla.py LINREC_JSON FLA_JSON [--fla-layers JSON] [--out-dir DIR] [--date YYYY-MM-DD]
+                                 [--commit SHA]
 
 LINREC_JSON is what `linrec bench --json-out` writes; FLA_JSON is fla_bench.py's peer_fla.json. Rows are joined
 on (family, B, T, H, K, V, mode): fla's prefill rows are named by their op ("simple_gla"), its decode rows
@@ -12,6 +13,11 @@ linrec's event-timed median. Decode compares CUDA-graph replays when both sides 
 overhead on either side; basis "graph"), else fla's step_us with linrec's back-to-back wall time per step
 (both include the launch; basis "eager"): fla's eager step is timed from Python, so comparing it with
 linrec's event time would credit linrec with fla's launch overhead.
+
+--fla-layers adds a second fla column from bench/fla_as_layers.py's peer_fla_layers.json: fla's ops called as
+fla's layers call them, from the same pre-activation inputs linrec's variants take (l2norm, gates and beta
+activations inside the timed region, as they are inside linrec's kernels). Its ratios and geomean are reported
+beside the first ones, never in their place.
 
 The summary's geomean covers prefill rows with T in {1024, 4096, 16384} that have both times; a row missing
 on either side, or one that failed, is listed under "excluded" with the reason and counts nowhere.
@@ -87,8 +93,9 @@ def ms_or_none(us):
     return us / 1000.0 if us is not None else None
 
 
-def compare(linrec, fla, bar):
+def compare(linrec, fla, bar, fla_layers=None):
     fla_rows, sdpa = index_fla(fla["rows"])
+    layer_rows = index_fla(fla_layers["rows"])[0] if fla_layers else {}
     rows, seen = [], set()
     for r in linrec["rows"]:
         mode = r.get("mode", "prefill")
@@ -109,6 +116,11 @@ def compare(linrec, fla, bar):
         if mode == "prefill":
             row["linrec_ms"] = None if r.get("error") else number(r.get("linrec_ms"))
             row["fla_ms"] = number(f.get("fwd_ms")) if f else None
+            if fla_layers:
+                fl = layer_rows.get(k)
+                row["fla_layers_ms"] = number(fl.get("fwd_ms")) if fl else None
+                if fl and fl.get("error"):
+                    row["fla_layers_error"] = fl["error"]
             s = sdpa.get(k[1:6])
             if s and number(s.get("fwd_ms")):
                 row["sdpa_causal_ms"] = number(s.get("fwd_ms"))
@@ -131,6 +143,9 @@ def compare(linrec, fla, bar):
         row["ratio_fla_over_linrec"] = fm / lm if lm and fm else None
         row["linrec_over_floor"] = lm / row["floor_ms"] if lm and row["floor_ms"] else None
         row["fla_over_floor"] = fm / row["floor_ms"] if fm and row["floor_ms"] else None
+        if fla_layers and mode == "prefill":
+            flm = row.get("fla_layers_ms")
+            row["ratio_fla_layers_over_linrec"] = flm / lm if lm and flm else None
         rows.append(row)
     # fla rows linrec has no row for: listed, so a family or shape that linrec skipped does not vanish.
     for k, f in sorted(fla_rows.items()):
@@ -176,6 +191,23 @@ def compare(linrec, fla, bar):
         "decode_geomean_fla_over_linrec": geomean(decode),
         "decode_rows": len(decode),
     }
+    if fla_layers:
+        lused = [r for r in in_scope if r.get("ratio_fla_layers_over_linrec")]
+        lworst = min(lused, key=lambda r: r["ratio_fla_layers_over_linrec"]) if lused else None
+        gl = geomean([r["ratio_fla_layers_over_linrec"] for r in lused])
+        summary["fla_layers"] = {
+            "contract": fla_layers.get("contract"),
+            "geomean_fla_over_linrec": gl,
+            "geomean_rows": len(lused),
+            "meets_bar": (gl >= bar) if gl is not None else None,
+            "min_ratio_row": None if lworst is None else {
+                k: lworst[k] for k in ("family", "B", "T", "ratio_fla_layers_over_linrec", "linrec_ms",
+                                       "fla_layers_ms")},
+            "long_context_rows": [{"family": r["family"], "linrec_ms": r["linrec_ms"],
+                                   "fla_layers_ms": r.get("fla_layers_ms"),
+                                   "ratio_fla_layers_over_linrec": r.get("ratio_fla_layers_over_linrec")}
+                                  for r in rows if r["mode"] == "prefill" and (r["B"], r["T"]) == LONG],
+        }
     return rows, summary
 
 
@@ -192,8 +224,15 @@ def markdown(doc):
                  doc.get("fla_torch") or "?", doc.get("fla_triton") or "?", doc.get("peak_tbps") or "?")]
     if doc.get("linrec_complete") is False:
         lines.append("The linrec run did not finish (cut short): rows it did not reach are missing.")
-    lines += ["", "| family | shape (B, T, H, K, V) | linrec ms | fla ms | fla/linrec | linrec/floor | linrec config |",
-              "|---|---|---|---|---|---|---|"]
+    layers = "fla_layers" in s
+    if layers:
+        lines += ["", "fla (layers) = %s: the same pre-activation inputs as linrec's variants, with fla's l2norm, "
+                  "gate and beta activations inside the timed region." % s["fla_layers"]["contract"]]
+        lines += ["", "| family | shape (B, T, H, K, V) | linrec ms | fla ms | fla/linrec | fla (layers) ms "
+                  "| fla (layers)/linrec | linrec/floor | linrec config |", "|---|---|---|---|---|---|---|---|---|"]
+    else:
+        lines += ["", "| family | shape (B, T, H, K, V) | linrec ms | fla ms | fla/linrec | linrec/floor | linrec config |",
+                  "|---|---|---|---|---|---|---|"]
     for r in doc["rows"]:
         if r["mode"] != "prefill":
             continue
@@ -207,9 +246,12 @@ def markdown(doc):
         elif r.get("fla_missing"):
             note = " (no fla row)"
         cfg = (r.get("linrec_config") or "") + (" [%s]" % r["linrec_source"] if r.get("linrec_source") else "")
-        lines.append("| %s | %d, %d, %d, %d, %d | %s | %s | %s | %s | %s%s |" % (
+        extra = ""
+        if layers:
+            extra = " %s | %s |" % (f3(r.get("fla_layers_ms")), f3(r.get("ratio_fla_layers_over_linrec"), "%.2f"))
+        lines.append("| %s | %d, %d, %d, %d, %d | %s | %s | %s |%s %s | %s%s |" % (
             r["family"], r["B"], r["T"], r["H"], r["K"], r["V"], f3(r["linrec_ms"]), f3(r["fla_ms"]),
-            f3(r["ratio_fla_over_linrec"], "%.2f"), f3(r["linrec_over_floor"], "%.1fx"), cfg, note))
+            f3(r["ratio_fla_over_linrec"], "%.2f"), extra, f3(r["linrec_over_floor"], "%.1fx"), cfg, note))
     dec = [r for r in doc["rows"] if r["mode"] == "decode"]
     if dec:
         lines += ["", "Decode, per step (us; H=%d K=%d V=%d, fp32 state). Ratio basis \"graph\": both sides replay a "
@@ -227,6 +269,15 @@ def markdown(doc):
     if s["min_ratio_row"]:
         m = s["min_ratio_row"]
         lines.append("Lowest: %s B=%d T=%d at %.2f." % (m["family"], m["B"], m["T"], m["ratio_fla_over_linrec"]))
+    if layers:
+        fl = s["fla_layers"]
+        lines.append("Against fla (layers): geomean **%s** (%d rows; bar %.2f: %s)%s." % (
+            f3(fl["geomean_fla_over_linrec"], "%.2f"), fl["geomean_rows"], s["bar"],
+            {True: "met", False: "not met", None: "no rows"}[fl["meets_bar"]],
+            "; lowest: %s B=%d T=%d at %.2f" % (fl["min_ratio_row"]["family"], fl["min_ratio_row"]["B"],
+                                                fl["min_ratio_row"]["T"],
+                                                fl["min_ratio_row"]["ratio_fla_layers_over_linrec"])
+            if fl["min_ratio_row"] else ""))
     if s["excluded"]:
         lines.append("Not in the geomean: " + "; ".join(
             "%s B=%d T=%d (%s)" % (e["family"], e["B"], e["T"], e["why"]) for e in s["excluded"]) + ".")
@@ -252,6 +303,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("linrec_json", help="from `linrec bench --json-out`")
     ap.add_argument("fla_json", help="peer_fla.json from fla_bench.py")
+    ap.add_argument("--fla-layers", help="peer_fla_layers.json from bench/fla_as_layers.py: a second fla column")
     ap.add_argument("--out-dir", help="where vs-fla-<date>.{json,md} go (default: beside LINREC_JSON)")
     ap.add_argument("--date", help="YYYY-MM-DD for the file names (default: today, UTC)")
     ap.add_argument("--commit", help="linrec commit (default: the bench JSON's \"commit\")")
@@ -263,10 +315,11 @@ def main(argv=None):
     except ValueError:
         fail("--date: '%s' is not YYYY-MM-DD" % date)
     linrec, fla = load(a.linrec_json, "linrec bench"), load(a.fla_json, "fla")
+    fla_layers = load(a.fla_layers, "fla (layers)") if a.fla_layers else None
     out_dir = a.out_dir or os.path.dirname(os.path.abspath(a.linrec_json))
     os.makedirs(out_dir, exist_ok=True)
 
-    rows, summary = compare(linrec, fla, a.bar)
+    rows, summary = compare(linrec, fla, a.bar, fla_layers)
     doc = {"device": linrec.get("device"), "fla_device": fla.get("device"),
            "commit": a.commit or linrec.get("commit"), "date": date,
            "linrec_version": linrec.get("linrec_version"), "kernel_build": linrec.get("kernel_build"),

@@ -11,6 +11,10 @@
 #   BENCH_ARGS=...            arguments for `linrec bench` (default: --tune-budget-s $TUNE_S --decode; TUNE_S=6)
 #   FLA_SKIP_OPS=a,b          fla ops not to time (fla_bench.py's SKIP_OPS)
 #   FLA_FIRST=1               time fla before linrec
+#   NO_FLA_LAYERS=1           skip bench/fla_as_layers.py (fla's ops as fla's layers call them, from linrec's
+#                             variant inputs: the second fla column of the comparison)
+#   FLA_ONE_PROCESS=1         time both fla columns in bench/fla_as_layers.py (OPS_TOO=1) instead of running
+#                             fla_bench.py too: fla autotunes once, so all seven families fit one device call
 #   NO_LINREC=1 / NO_FLA=1    skip one side; compare with an earlier run's JSON instead:
 #   LINREC_JSON=... / FLA_JSON=...   (defaults: OUT_DIR/linrec_bench.json, OUT_DIR/peer_fla.json)
 #   LINREC_TIMEOUT_S / FLA_TIMEOUT_S  wall-clock limit for either side (default: none). linrec rewrites its
@@ -77,6 +81,10 @@ run_linrec() {
 }
 
 run_fla() {
+  if [ -n "${FLA_ONE_PROCESS:-}" ] && [ -z "${NO_FLA:-}" ]; then
+    rc[fla_bench]="skipped (FLA_ONE_PROCESS: fla_as_layers.py times its contract)"
+    return
+  fi
   if [ -n "${NO_FLA:-}" ]; then
     rc[fla_bench]="skipped (NO_FLA)"
     return
@@ -122,6 +130,18 @@ PY
   fi
 }
 
+run_fla_layers() {
+  if [ -n "${NO_FLA:-}" ] || [ -n "${NO_FLA_LAYERS:-}" ] || [ ! -d .peer/fla/ops ]; then
+    rc[fla_layers]="skipped"
+    return
+  fi
+  step fla_layers "${FLA_TIMEOUT_S:-}" env OUT="$out" SHAPES="$shapes" SKIP_OPS="${FLA_SKIP_OPS:-}" \
+    OPS_TOO="${FLA_ONE_PROCESS:-}" PYTHONPATH=.peer python3 bench/fla_as_layers.py
+  if [ -n "${FLA_ONE_PROCESS:-}" ]; then
+    fla_json=$out/peer_fla_ops.json
+  fi
+}
+
 {
   echo "device-bench.sh $(date -u +%Y-%m-%dT%H:%M:%SZ), commit ${LINREC_COMMIT:-unknown}"
   [ -x "$bin/linrec" ] && "$bin/linrec" --version
@@ -131,16 +151,21 @@ PY
 
 if [ -n "${FLA_FIRST:-}" ]; then
   run_fla
+  run_fla_layers
   run_linrec
 else
   run_linrec
   run_fla
+  run_fla_layers
 fi
 
 compare_md=""
 if [ -f "$linrec_json" ] && [ -f "$fla_json" ]; then
   day=$(date -u +%Y-%m-%d)
-  step compare "" python3 bench/compare_fla.py "$linrec_json" "$fla_json" --out-dir "$out" --date "$day"
+  layers_arg=()
+  [ -f "$out/peer_fla_layers.json" ] && layers_arg=(--fla-layers "$out/peer_fla_layers.json")
+  step compare "" python3 bench/compare_fla.py "$linrec_json" "$fla_json" "${layers_arg[@]}" --out-dir "$out" \
+    --date "$day"
   [ -f "$out/vs-fla-$day.md" ] && compare_md=$out/vs-fla-$day.md
 else
   missing=()
@@ -154,11 +179,12 @@ fi
   echo
   echo "==================== summary (details in $out) ===================="
   cat "$out/env.txt"
-  for k in linrec_bench fla_bench compare; do echo "$k: exit ${rc[$k]:-not run}"; done
+  for k in linrec_bench fla_bench fla_layers compare; do echo "$k: exit ${rc[$k]:-not run}"; done
   # Rows that failed (linrec: a failed check or launch is an error row, never a number).
   grep -E ': ERROR |^linrec bench: ' "$out/linrec_bench.txt" 2> /dev/null |
     grep -vE '^linrec bench: (.*; configs from |[0-9]+ DB configs compiled)' | sed 's/^/  ! /'
   grep -E '"error"' "$out/fla_bench.txt" 2> /dev/null | sed 's/^/  ! fla: /' | cut -c1-240
+  grep -E '"error"' "$out/fla_layers.txt" 2> /dev/null | sed 's/^/  ! fla (layers): /' | cut -c1-240
   if grep -q '^family ' "$out/linrec_bench.txt" 2> /dev/null; then
     echo
     echo "linrec bench table:"
@@ -172,15 +198,15 @@ fi
 
 # A device call returns at most 8 files: the step logs go into one (logs.txt, in run order), leaving
 # env.txt, logs.txt, the two side JSONs and vs-fla-<date>.{json,md}.
-for f in linrec_bench fla_bench compare summary; do
+for f in linrec_bench fla_bench fla_layers compare summary; do
   if [ -f "$out/$f.txt" ]; then
     echo "===== $f.txt"
     cat "$out/$f.txt"
   fi
-done > "$out/logs.txt" && rm -f "$out"/{linrec_bench,fla_bench,compare,summary}.txt
+done > "$out/logs.txt" && rm -f "$out"/{linrec_bench,fla_bench,fla_layers,compare,summary}.txt
 
 status=0
-for k in linrec_bench fla_bench compare; do
+for k in linrec_bench fla_bench fla_layers compare; do
   case "${rc[$k]:-}" in
     0 | skipped*) ;;
     "") ;;

@@ -149,7 +149,7 @@ std::string resultJson(const TuneResult& r, int indent) {
 }
 
 std::vector<size_t> timingOrder(const std::vector<Candidate>& candidates, const Shape& shape, codegen::Mode mode,
-                                int sm_count) {
+                                int sm_count, bool phase_fused_last) {
   auto rank = [](int v, std::initializer_list<int> best) {
     int i = 0;
     for (int b : best) {
@@ -167,12 +167,20 @@ std::vector<size_t> timingOrder(const std::vector<Candidate>& candidates, const 
     return d && std::any_of(d->kernels.begin(), d->kernels.end(),
                             [](const KernelLaunchSpec& k) { return k.stage == Stage::SegmentState; });
   };
+  // The phase-by-phase fused kernel is a module's only kernel; the register-state ones follow a WY or
+  // segment stage.
+  auto phaseByPhase = [](const Candidate& c) {
+    auto d = LaunchDescriptor::fromJson(c.kernel.descriptor_json);
+    return d && d->kernels.size() == 1 && d->kernels[0].stage == Stage::Fused;
+  };
   auto key = [&](const Candidate& c) {
     const codegen::TuningConfig& t = c.config;
     const int rc = rank(t.chunk, {64, 32, 128, 16}), rb = rank(t.block_v, {64, 128, 32, 16}),
               rw = rank(t.warps, {4, 8, 2});
     const bool fused = t.strategy == codegen::Strategy::Fused;
-    const int starved_last = fused_starved && fused && !segmented(c) ? 1 : 0;
+    const bool prefill = mode == codegen::Mode::Prefill;
+    const int starved_last =
+        fused && ((fused_starved && !segmented(c)) || (prefill && phase_fused_last && phaseByPhase(c))) ? 1 : 0;
     return std::make_tuple(c.is_default ? 0 : 1, starved_last, rc + rb + rw, fused ? 0 : 1, rc, rb, rw);
   };
   std::vector<decltype(key(candidates.front()))> keys;
@@ -231,7 +239,8 @@ Expected<TuneResult> tune(Runtime& rt, const dsl::Spec& spec, const Shape& shape
   std::stable_sort(r.candidates.begin(), r.candidates.end(),
                    [](const CandidateResult& a, const CandidateResult& b) { return simplerThan(a.config, b.config); });
   std::vector<Slot> slots;
-  for (size_t k : timingOrder(space.candidates, shape, o.mode, limits.sm_count)) {
+  const bool phase_fused_last = spec.rule == dsl::UpdateRule::Delta && spec.decay == dsl::DecayKind::Vector;
+  for (size_t k : timingOrder(space.candidates, shape, o.mode, limits.sm_count, phase_fused_last)) {
     const Candidate& cand = space.candidates[k];
     Slot s;
     s.candidate = &cand;

@@ -150,5 +150,25 @@ TEST(TimingOrder, SegmentedFusedIsNotStarved) {
   EXPECT_EQ(timingOrder(cs, shapeOf(1, 65536), codegen::Mode::Prefill, 132), (std::vector<size_t>{2, 1, 0}));
 }
 
+// For kda-like rules the phase-by-phase fused kernel (a module of one fused kernel) goes after state passing
+// at every prefill shape; a fused module that starts with the WY stage (the register walk) does not.
+TEST(TimingOrder, PhaseByPhaseFusedLastWhenAsked) {
+  std::vector<Candidate> cs = {cand(64, 64, 4, Strategy::Fused), cand(32, 64, 4, Strategy::StatePassing),
+                               cand(32, 64, 4, Strategy::Fused)};
+  cs[0].kernel.descriptor_json = R"({"dtype":"bf16","K":128,"V":128,"KF":128,"chunk":64,"strategy":"fused",
+    "workspace_bytes":"0","kernels":[
+    {"name":"f","stage":"fused","grid":{"x":"N*H","y":"2","z":"1"},"block_threads":128,"smem_bytes":0}]})";
+  cs[2].kernel.descriptor_json = R"({"dtype":"bf16","K":128,"V":128,"KF":128,"chunk":32,"strategy":"fused",
+    "workspace_bytes":"0","kernels":[
+    {"name":"w","stage":"chunk_local","grid":{"x":"N*H","y":"1","z":"1"},"block_threads":128,"smem_bytes":0},
+    {"name":"f","stage":"fused","grid":{"x":"N*H","y":"2","z":"1"},"block_threads":128,"smem_bytes":0}]})";
+  ASSERT_TRUE(LaunchDescriptor::fromJson(cs[0].kernel.descriptor_json));
+  ASSERT_TRUE(LaunchDescriptor::fromJson(cs[2].kernel.descriptor_json));
+  const Shape s = shapeOf(32, 1024);  // 1,024 fused blocks: never starved
+  EXPECT_EQ(timingOrder(cs, s, codegen::Mode::Prefill, 132, false), (std::vector<size_t>{0, 2, 1}));
+  EXPECT_EQ(timingOrder(cs, s, codegen::Mode::Prefill, 132, true), (std::vector<size_t>{2, 1, 0}));
+  EXPECT_EQ(timingOrder(cs, s, codegen::Mode::Decode, 132, true), (std::vector<size_t>{0, 2, 1}));
+}
+
 }  // namespace
 }  // namespace linrec::tuner

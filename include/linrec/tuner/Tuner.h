@@ -108,8 +108,12 @@ Expected<TuneResult> tune(Runtime& rt, const dsl::Spec& spec, const Shape& shape
 /// cannot give each of the `sm_count` SMs one: there every state-passing candidate comes before every fused
 /// one. A fused config walks the whole sequence in one block there (10-80 ms a launch at B = 1, T = 64k on
 /// the H100, about 10x state passing), and timing them used most of an 8 s budget (16 of 46 candidates).
+/// With `phase_fused_last` (tune() sets it for delta rules with a per-key decay, kda), fused candidates that
+/// run phase by phase (a module of one fused kernel, no register-state walk) also go after every
+/// state-passing one at every shape: on the H100 they took 3.4-6.3 ms against ~2.0 ms at T = 1k and 4k, and
+/// 4 of the 7-9 configs a 16 s budget timed were theirs.
 std::vector<size_t> timingOrder(const std::vector<Candidate>& candidates, const Shape& shape, codegen::Mode mode,
-                                int sm_count);
+                                int sm_count, bool phase_fused_last = false);
 
 /// The winner among Timed candidates: the fastest median, unless simpler candidates (simplerThan) are
 /// within `tolerance` of it, in which case the simplest of those wins. Independent of the order of

@@ -140,6 +140,30 @@ class CompareFla(unittest.TestCase):
             # fla rows the run did not reach stay in the table, without a linrec time
             self.assertIsNone([r for r in doc["rows"] if (r["family"], r["B"]) == ("simple_gla", 8)][0]["linrec_ms"])
 
+    def test_fla_layers_column(self):
+        # peer_fla_layers.json: simple_gla 4, 4, 2 ms (ratios 4, 2, 2: geomean 2^(4/3)), the long row 2 / 4,
+        # gla a failed check. The first fla column and its geomean must not change.
+        with tempfile.TemporaryDirectory() as d:
+            rc, out, err = run(os.path.join(HERE, "linrec_bench.json"), os.path.join(HERE, "peer_fla.json"),
+                               "--fla-layers", os.path.join(HERE, "peer_fla_layers.json"), "--out-dir", d,
+                               "--date", "2026-01-02")
+            self.assertEqual(rc, 0, err)
+            with open(os.path.join(d, "vs-fla-2026-01-02.json"), encoding="utf-8") as fh:
+                doc = json.load(fh)
+            s = doc["summary"]
+            self.assertAlmostEqual(s["geomean_fla_over_linrec"], 2.0, places=12)
+            fl = s["fla_layers"]
+            self.assertEqual(fl["geomean_rows"], 3)
+            self.assertAlmostEqual(fl["geomean_fla_over_linrec"], 2 ** (4 / 3), places=12)
+            self.assertEqual((fl["min_ratio_row"]["B"], fl["min_ratio_row"]["T"]), (8, 4096))
+            self.assertAlmostEqual(fl["long_context_rows"][0]["ratio_fla_layers_over_linrec"], 0.5, places=12)
+            rows = {(r["family"], r["B"]): r for r in doc["rows"] if r["mode"] == "prefill"}
+            self.assertAlmostEqual(rows[("simple_gla", 32)]["ratio_fla_layers_over_linrec"], 4.0, places=12)
+            self.assertIsNone(rows[("gla", 8)]["fla_layers_ms"])
+            self.assertIn("differs", rows[("gla", 8)]["fla_layers_error"])
+            self.assertIn("| simple_gla | 32, 1024, 16, 128, 128 | 1.000 | 2.000 | 2.00 | 4.000 | 4.00 | 4.0x |", out)
+            self.assertIn("Against fla (layers): geomean **2.52** (3 rows", out)
+
     def test_bad_input_exits_2(self):
         with tempfile.TemporaryDirectory() as d:
             bad = os.path.join(d, "bad.json")
