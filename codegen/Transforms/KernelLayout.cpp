@@ -198,6 +198,11 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                             {"N*H", "cdiv(V," + std::to_string(outBV) + ")", "cdiv(T,C)"},
                             kern::output_smem_bytes(K, KF, static_cast<int>(t.V), C, outBV, W, t.delta, t.rawQ,
                                                     t.rawK, t.vectorDecay, t.normalize, t.elemBytes)});
+  // Chunk flags: the output kernel reads each chunk's state once the scan has flagged it, so it may start
+  // beside the scan instead of after it.
+  plans.back().programmatic =
+      kern::sp_chunk_flags_apply(t.elemBytes, t.delta, t.rawQ, t.rawK, t.vectorDecay, t.normalize, K, KF,
+                                 static_cast<int>(t.V), C, BV, outBV, W);
   return plans;
 }
 
@@ -228,6 +233,9 @@ std::string workspaceFormula(const KernelTraits& t, TuningAttr tuning) {
     const std::string eb = std::to_string(t.elemBytes);
     f += "+2*" + eb + "*NC*H*C*16*cdiv(KF,16)+" + eb + "*NC*H*C*16*cdiv(V,16)";
     if (t.hasDecay) f += "+4*NC*H*16*cdiv(KF,16)";
+    // The chunk flags, a u32 per chunk slot and 16 value columns (reserved whether or not the kernels use
+    // them, as state_passing_ws does).
+    f += "+4*NC*H*cdiv(V,16)";
   }
   return f;
 }

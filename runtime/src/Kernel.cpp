@@ -1,8 +1,12 @@
 // Kernel: resolve the descriptor's functions, validate arguments, fill FwdParams/DecodeParams, launch.
 #include "linrec/runtime/Kernel.h"
 
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <map>
 #include <mutex>
+#include <string>
 
 #include "DeviceContext.h"
 #include "linrec/runtime/KernelAbi.h"
@@ -43,8 +47,26 @@ using detail::ScopedContext;
 
 namespace {
 
+/// Programmatic launches (KernelLaunchSpec::programmatic) are opt-in until they have been timed on a GPU:
+/// LINREC_PDL=1 or setProgrammaticLaunches(true) turns them on.
+std::atomic<bool>& programmaticSetting() {
+  static std::atomic<bool> on{[] {
+    const char* e = std::getenv("LINREC_PDL");
+    return e != nullptr && std::string(e) == "1";
+  }()};
+  return on;
+}
+
+/// Whether launch() would start kernel `k` programmatically on this device.
+bool launchesProgrammatically(const DeviceContext& c, const KernelLaunchSpec& k) {
+  return k.programmatic && c.info.cc_major >= 9 && c.drv->cuLaunchKernelEx != nullptr &&
+         programmaticSetting().load(std::memory_order_relaxed);
+}
+
+/// Launches kernel `k`; `programmatic`: with programmatic stream serialization (the caller checked
+/// launchesProgrammatically and told the kernels, FwdParams::overlap).
 Status launch(const DeviceContext& c, CUfunction fn, const KernelLaunchSpec& k, const LaunchVars& vars, void* params,
-              CUstream stream, const char* what) {
+              CUstream stream, const char* what, bool programmatic = false) {
   int64_t g[3];
   for (int a = 0; a < 3; ++a) {
     auto v = k.grid[a].evaluate(vars);
@@ -57,9 +79,29 @@ Status launch(const DeviceContext& c, CUfunction fn, const KernelLaunchSpec& k, 
     g[a] = *v;
   }
   void* args[] = {params};
-  CUresult r = c.drv->cuLaunchKernel(fn, static_cast<unsigned>(g[0]), static_cast<unsigned>(g[1]),
-                                     static_cast<unsigned>(g[2]), static_cast<unsigned>(k.block_threads), 1, 1,
-                                     static_cast<unsigned>(k.smem_bytes), stream, args, nullptr);
+  CUresult r;
+  if (programmatic) {
+    // The kernel may start once every block of the one before has run griddepcontrol.launch_dependents
+    // (or finished); it waits for the data it reads through the workspace's flags.
+    CUlaunchAttribute attr{};
+    attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attr.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig cfg{};
+    cfg.gridDimX = static_cast<unsigned>(g[0]);
+    cfg.gridDimY = static_cast<unsigned>(g[1]);
+    cfg.gridDimZ = static_cast<unsigned>(g[2]);
+    cfg.blockDimX = static_cast<unsigned>(k.block_threads);
+    cfg.blockDimY = cfg.blockDimZ = 1;
+    cfg.sharedMemBytes = static_cast<unsigned>(k.smem_bytes);
+    cfg.hStream = stream;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    r = c.drv->cuLaunchKernelEx(&cfg, fn, args, nullptr);
+  } else {
+    r = c.drv->cuLaunchKernel(fn, static_cast<unsigned>(g[0]), static_cast<unsigned>(g[1]),
+                              static_cast<unsigned>(g[2]), static_cast<unsigned>(k.block_threads), 1, 1,
+                              static_cast<unsigned>(k.smem_bytes), stream, args, nullptr);
+  }
   if (r != CUDA_SUCCESS)
     return Error{std::string(what) + ": launching " + k.name + " (grid [" + std::to_string(g[0]) + ", " +
                  std::to_string(g[1]) + ", " + std::to_string(g[2]) + "], block " + std::to_string(k.block_threads) +
@@ -68,6 +110,14 @@ Status launch(const DeviceContext& c, CUfunction fn, const KernelLaunchSpec& k, 
 }
 
 }  // namespace
+
+void setProgrammaticLaunches(bool on) {
+  programmaticSetting().store(on, std::memory_order_relaxed);
+}
+
+bool programmaticLaunches() {
+  return programmaticSetting().load(std::memory_order_relaxed);
+}
 
 Expected<Kernel> Kernel::create(std::shared_ptr<Module> module, LaunchDescriptor descriptor) {
   if (!module) return Error{"Kernel::create: no module"};
@@ -176,13 +226,21 @@ Status Kernel::forward(const ForwardArgs& args, CUstream stream) const {
   p.N = static_cast<int>(shape->N);
   p.scale = shape->scale;
   p.num_chunks_total = static_cast<int>(shape->NC);
+  // One decision for the whole forward: the kernels' chunk hand-over is on exactly when a kernel will start
+  // beside the one before it (read once here, so a concurrent setProgrammaticLaunches cannot split it).
+  const bool overlap =
+      std::any_of(d.kernels.begin(), d.kernels.end(), [&](const KernelLaunchSpec& k) { return launchesProgrammatically(c, k); });
+  p.overlap = overlap ? 1 : 0;
   LaunchVars vars = forwardLaunchVars(d, *shape);
   vars.emplace_back("SMS", c.info.sm_count);
 
   auto launchAll = [&]() -> Status {
     for (size_t i = 0; i < d.kernels.size(); ++i) {
       if (d.kernels[i].stage == Stage::Decode) continue;
-      if (Status s = launch(c, impl_->fns[i], d.kernels[i], vars, &p, stream, "forward"); !s) return s;
+      if (Status s = launch(c, impl_->fns[i], d.kernels[i], vars, &p, stream, "forward",
+                            overlap && d.kernels[i].programmatic);
+          !s)
+        return s;
     }
     return {};
   };

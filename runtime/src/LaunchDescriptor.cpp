@@ -125,6 +125,7 @@ Expected<KernelLaunchSpec> parseKernel(const json& j, size_t index) {
   k.block_threads = static_cast<int>(v);
   LINREC_TRY_ASSIGN(k.smem_bytes, r.integer("smem_bytes", 0));
   if (k.smem_bytes < 0) return r.err("smem_bytes", "must not be negative");
+  LINREC_TRY_ASSIGN(k.programmatic, r.boolean("programmatic", false));
   if (!r.has("grid")) return r.err("grid", "missing (e.g. {\"x\": \"N*H\", \"y\": \"ceil(V/BV)\"})");
   const json& g = r.at("grid");
   static const char* const kAxes[] = {"x", "y", "z"};
@@ -343,6 +344,8 @@ Status LaunchDescriptor::validate() const {
     if (!kernelNames.insert(k.name + "/" + stageName(k.stage)).second) return fail(where + ": listed twice");
     if (k.block_threads < 1 || k.block_threads > 1024) return fail(where + ".block_threads: must be in [1, 1024]");
     if (k.smem_bytes < 0) return fail(where + ".smem_bytes: must not be negative");
+    if (k.programmatic && (i == 0 || k.stage == Stage::Decode))
+      return fail(where + ".programmatic: only a later kernel of a forward launch may overlap the one before it");
     const auto& allowed = k.stage == Stage::Decode ? decVars : gridVars;
     for (int a = 0; a < 3; ++a)
       if (Status s = checkVars(k.grid[a], allowed, where + ".grid." + "xyz"[a]); !s) return s;
@@ -402,11 +405,13 @@ std::string LaunchDescriptor::toJson(int indent) const {
   j["kernels"] = json::array();
   for (const auto& k : kernels) {
     json g = {{"x", formulaJson(k.grid[0])}, {"y", formulaJson(k.grid[1])}, {"z", formulaJson(k.grid[2])}};
-    j["kernels"].push_back({{"name", k.name},
-                            {"stage", stageName(k.stage)},
-                            {"grid", g},
-                            {"block_threads", k.block_threads},
-                            {"smem_bytes", k.smem_bytes}});
+    json one = {{"name", k.name},
+                {"stage", stageName(k.stage)},
+                {"grid", g},
+                {"block_threads", k.block_threads},
+                {"smem_bytes", k.smem_bytes}};
+    if (k.programmatic) one["programmatic"] = true;
+    j["kernels"].push_back(std::move(one));
   }
   return j.dump(indent);
 }

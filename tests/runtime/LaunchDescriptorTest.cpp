@@ -138,6 +138,34 @@ TEST(LaunchDescriptor, StatePassingStagesNeedNoFusedKernel) {
   EXPECT_EQ(d->workspace_bytes.text(), "NC*H*KF*V*4");
 }
 
+// The output kernel of delta-rule state passing may overlap the scan ("programmatic"); the flag survives a
+// round trip, is false when absent, and the first kernel (nothing to overlap) or a decode kernel may not
+// carry it.
+TEST(LaunchDescriptor, ProgrammaticLaunchIsALaterForwardKernelsFlag) {
+  const std::string sp = R"J({"dtype": "bf16", "K": 64, "V": 64, "chunk": 32, "strategy": "state_passing",
+    "workspace_bytes": "NC*H*KF*V*2",
+    "kernels": [
+      {"name": "s1", "stage": "chunk_local", "grid": {"x": "N*H", "y": "cdiv(T,C)"}, "block_threads": 128},
+      {"name": "s2", "stage": "state_scan", "grid": {"x": "N*H", "y": "cdiv(V,64)"}, "block_threads": 128},
+      {"name": "s3", "stage": "chunk_output", "grid": {"x": "N*H", "y": "1", "z": "cdiv(T,C)"},
+       "block_threads": 128, "programmatic": true}]})J";
+  auto d = LaunchDescriptor::fromJson(sp);
+  ASSERT_TRUE(d.ok()) << d.error();
+  EXPECT_FALSE(d->kernels[0].programmatic);
+  EXPECT_FALSE(d->kernels[1].programmatic);
+  EXPECT_TRUE(d->kernels[2].programmatic);
+  auto again = LaunchDescriptor::fromJson(d->toJson());
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_TRUE(again->kernels[2].programmatic);
+  EXPECT_FALSE(again->kernels[1].programmatic);
+  EXPECT_EQ(d->toJson().find("\"programmatic\": false"), std::string::npos) << "written only when set";
+  expectError(replace(sp, "\"block_threads\": 128, \"programmatic\": true", "\"block_threads\": 128, \"programmatic\": 1"),
+              "expected true or false");
+  expectError(replace(sp, "\"y\": \"cdiv(T,C)\"}, \"block_threads\": 128}",
+                      "\"y\": \"cdiv(T,C)\"}, \"block_threads\": 128, \"programmatic\": true}"),
+              "kernels[0].programmatic: only a later kernel");
+}
+
 // The register-state fused kernel's module: two segment stages, then the fused kernel, whose grids (not the
 // workspace) may use the device's SM count.
 TEST(LaunchDescriptor, SegmentStagesComeBeforeTheFusedKernel) {

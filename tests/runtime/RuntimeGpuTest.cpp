@@ -22,7 +22,7 @@ struct FwdParams {
   const float* inputs[8]; const float* params[8];
   const float* h0; float* ht; const float* z0; float* zt;
   const long long* cu_seqlens; float* ws;
-  int B, T, H, N; float scale; int num_chunks_total;
+  int B, T, H, N; float scale; int num_chunks_total; int overlap; int reserved;
 };
 struct DecodeParams {
   const void* q; const void* k; const void* v; void* o;

@@ -46,7 +46,8 @@ namespace linrec {
   X(cuGetErrorString)                     \
   X(cuGetErrorName)
 
-// Functions used only by tests and the tuner; null when the driver lacks them.
+// Functions used only by tests and the tuner, or where present (cuLaunchKernelEx: programmatic launches);
+// null when the driver lacks them.
 #define LINREC_CUDA_OPTIONAL_FUNCTIONS(X) \
   X(cuEventCreate)                        \
   X(cuEventDestroy)                       \
@@ -58,7 +59,8 @@ namespace linrec {
   X(cuGraphInstantiate)                   \
   X(cuGraphLaunch)                        \
   X(cuGraphDestroy)                       \
-  X(cuGraphExecDestroy)
+  X(cuGraphExecDestroy)                   \
+  X(cuLaunchKernelEx)
 // clang-format on
 
 /// Pointers to the driver functions. One instance per process, loaded on first use and never unloaded

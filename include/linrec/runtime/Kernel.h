@@ -47,4 +47,11 @@ class Kernel {
   std::shared_ptr<detail::KernelImpl> impl_;
 };
 
+/// Whether kernels that a launch descriptor marks `programmatic` (the delta rules' state-passing output
+/// kernel, which waits for the scan chunk by chunk) are launched with programmatic stream serialization on
+/// sm_90 devices, so that they run beside the kernel before them. Off unless LINREC_PDL=1 at the first
+/// launch, or this sets it (process-wide, for launches that follow). Either way the results are the same.
+void setProgrammaticLaunches(bool on);
+bool programmaticLaunches();
+
 }  // namespace linrec

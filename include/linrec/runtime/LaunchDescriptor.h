@@ -33,6 +33,10 @@ struct KernelLaunchSpec {
   LaunchExpr grid[3];      ///< x, y, z as formulas over the launch variables
   int block_threads = 0;   ///< 1-D block
   int64_t smem_bytes = 0;  ///< dynamic shared memory per block
+  /// May start while the previous kernel of the launch runs (programmatic stream serialization, sm_90):
+  /// it waits for what it reads itself. The runtime uses it where the device and driver allow and
+  /// Runtime::programmaticLaunch() is on; otherwise the kernels run one after another, which is also correct.
+  bool programmatic = false;
 };
 
 /// A declared per-token input: scalar [B,T,H] or vector [B,T,H,K], fp32.

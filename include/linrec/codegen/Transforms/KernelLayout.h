@@ -45,6 +45,9 @@ struct StagePlan {
   int64_t smemBytes = 0;  ///< dynamic shared memory (from linrec/kernel/layout.cuh)
   int64_t threads = 0;    ///< block size; 0: the tuning's warps * 32
   int64_t minBlocks = 1;  ///< __launch_bounds__'s blocks per SM (a register cap for ptxas)
+  /// The launch may start while the previous stage runs (programmatic stream serialization): the kernel
+  /// waits for what it reads itself (layout.cuh sp_chunk_flags_apply).
+  bool programmatic = false;
 };
 
 /// Whether the fused strategy takes the register-state kernel (layout.cuh fused_regs_applies), which splits

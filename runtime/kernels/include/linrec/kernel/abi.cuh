@@ -50,6 +50,11 @@ struct FwdParams {
   int B, T, H, N;                   ///< N = number of sequences
   float scale;                      ///< readout scale (the Spec's, K^-1/2 by default)
   int num_chunks_total;             ///< state passing: sum over sequences of ceil(len / C)
+  /// State passing of the delta rules: nonzero when the output kernel may run beside the scan (a
+  /// programmatic launch), so the scan flags its chunks and the output kernel waits for them
+  /// (layout.cuh sp_chunk_flags_apply); zero, they run one after another and skip the hand-over.
+  int overlap;
+  int reserved;  ///< zero: spells out the tail padding, so the struct has no hole (KernelAbi.h)
 };
 
 /// Arguments of decode_step: one token per sequence, the state updated in place. q, k [B,H,K], v, o [B,H,V]

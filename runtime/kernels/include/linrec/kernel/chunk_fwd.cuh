@@ -383,6 +383,9 @@ LINREC_HD constexpr bool delta_scan_by_warps() {
 template <class Variant, class Config>
 LINREC_HD constexpr bool delta_prep_in_wy();
 
+template <class Variant, class Config>
+LINREC_HD constexpr bool sp_chunk_flags();
+
 /// Whether the state-passing workspace holds -W instead of W: where the WY body (wy.cuh) is the prep and
 /// chunk_delta_scan_warp the scan, whose v_new^T = U^T - S^T W^T then takes the state's A fragments as they
 /// are (at K' = 128, 32 sign flips per chunk and warp fewer; the prep's flip is a factor it applies anyway).
@@ -549,7 +552,7 @@ LINREC_DEV void chunk_delta_scan_regs(const FwdParams& p) {
 template <class Variant, class Config>
 LINREC_DEV void chunk_state_scan(const FwdParams& p) {
   if constexpr (delta_scan_by_warps<Variant, Config>())
-    chunk_delta_scan_warp<Variant, Config, delta_ws_neg_w<Variant, Config>()>(p);
+    chunk_delta_scan_warp<Variant, Config, delta_ws_neg_w<Variant, Config>(), sp_chunk_flags<Variant, Config>()>(p);
   else if constexpr (delta_scan_in_registers<Variant, Config>())
     chunk_delta_scan_regs<Variant, Config>(p);
   else if constexpr (Variant::kDelta)
@@ -574,6 +577,17 @@ struct OutputConfig : Config {
                      Variant::kDecay == DecayKind::Vector, Variant::kNormalize, Config::kDType == DType::FP32 ? 4 : 2);
 };
 
+/// Whether the delta prep, scan and output kernel hand chunks over through the workspace flags (layout.cuh
+/// sp_chunk_flags_apply): the prep zeroes its chunk's flags, the warp scan sets them, the output kernel
+/// waits for them and may then run beside the scan.
+template <class Variant, class Config>
+LINREC_HD constexpr bool sp_chunk_flags() {
+  return sp_chunk_flags_apply(Config::kDType == DType::FP32 ? 4 : 2, Variant::kDelta, kRowOperand<Variant, true>,
+                              kRowOperand<Variant, false>, Variant::kDecay == DecayKind::Vector, Variant::kNormalize,
+                              Variant::K, Variant::KF, Variant::V, Config::C, Config::BV,
+                              OutputConfig<Variant, Config>::BV, Config::Warps);
+}
+
 /// Whether chunk_delta_prep takes the WY kernel's body (wy.cuh; layout.cuh wy_prep_applies).
 template <class Variant, class Config>
 LINREC_HD constexpr bool delta_prep_in_wy() {
@@ -594,7 +608,7 @@ template <class Variant, class Config>
 LINREC_DEV void chunk_delta_prep(const FwdParams& p) {
   static_assert(Variant::kDelta, "chunk_delta_prep: delta rules only");
   if constexpr (delta_prep_in_wy<Variant, Config>())
-    chunk_fwd_wy_body<Variant, Config, true, delta_ws_neg_w<Variant, Config>()>(p);
+    chunk_fwd_wy_body<Variant, Config, true, delta_ws_neg_w<Variant, Config>(), sp_chunk_flags<Variant, Config>()>(p);
   else
     chunk_delta_prep_phases<Variant, Config>(p);
 }
@@ -613,6 +627,7 @@ LINREC_DEV void chunk_delta_prep_phases(const FwdParams& p) {
       (first_chunk_index<X::C, X::NT>(p, x.n, reinterpret_cast<long long*>(x.misc())) + c) * p.H + x.h;
   const StatePassingWs ws = sp_ws<Variant, Config>(p);
   unsigned char* w = reinterpret_cast<unsigned char*>(p.ws);
+  if constexpr (sp_chunk_flags<Variant, Config>()) clear_chunk_flags(p, ws, slot, X::NT);
   const int rows = x.rows_at(t0);
   x.load_chunk(t0, rows);  // k~, beta, g (no q, no v)
   block_sync();
@@ -711,7 +726,7 @@ LINREC_DEV void chunk_output_phases(const FwdParams& p);
 template <class Variant, class Config>
 LINREC_DEV void chunk_output(const FwdParams& p) {
   if constexpr (output_in_registers<Variant, Config>())
-    chunk_output_regs<Variant, OutputConfig<Variant, Config>>(p);
+    chunk_output_regs<Variant, OutputConfig<Variant, Config>, sp_chunk_flags<Variant, Config>()>(p);
   else
     chunk_output_phases<Variant, Config>(p);
 }

@@ -68,7 +68,7 @@ LINREC_DEV void fetch_delta_chunk(unsigned char* wsb, const StatePassingWs& ws, 
   }
 }
 
-template <class Variant, class Config, bool kNegW>
+template <class Variant, class Config, bool kNegW, bool kFlags = false>
 LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
   using X = Chunk<Variant, Config, ChunkKernel::Scan>;
   using E = typename X::E;
@@ -81,6 +81,9 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
   constexpr DeltaWarpScanLayout SL = delta_warpscan_layout(KF, C, BV, Config::Stages);
   constexpr int NS = SL.ns, LDK = SL.ld_k, LDU = SL.ld_u, LDS = SL.ld_s, LDV = SL.ld_v;
   static_assert(SL.total <= X::L.total, "chunk_delta_scan_warp: the scan's launch size must cover its layout");
+  // Every block of the scan is running once each has passed this: the output kernel (chunk-flag
+  // hand-over) may then start beside it.
+  if (kFlags && p.overlap) launch_dependents();
   X x(p);
   const int wid = warp_id(), lane = lane_id();
   const int vl = 16 * wid;
@@ -89,6 +92,25 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
   unsigned char* const wsb = reinterpret_cast<unsigned char*>(p.ws);
   E* const states = reinterpret_cast<E*>(wsb + ws.states);
   const int cols = (int)(ws.vn_ld - x.v0 < BV ? ws.vn_ld - x.v0 : BV);
+  // Every row of the V-tile is a real column when V is a multiple of BV (the usual case): no checks then.
+  constexpr bool kFullTiles = V % BV == 0;
+  // This warp's 16 columns' flags, set for chunks [published, upto) once their S_c rows and v_new are
+  // stored (the warp's own stores: a warp barrier, then lane 0's fence and flags). Groups past V have none.
+  // The fence waits for the warp's stores to land and stalls the whole warp, which is the scan's critical
+  // path, so it covers kFlagEvery chunks (128 tokens) at a time: the output kernel follows in such steps.
+  constexpr int kFlagEvery = C >= 128 ? 1 : 128 / C;
+  auto publish = [&](int from, int upto) {
+    if constexpr (kFlags) {
+      if (!p.overlap) return;
+      warp_sync();
+      if (lane == 0 && (kFullTiles || vl < cols)) {
+        unsigned* const f = reinterpret_cast<unsigned*>(wsb + ws.flags) +
+                            ((c0 + from) * p.H + x.h) * ws.flag_groups + (x.v0 + vl) / 16;
+        fence_release();
+        for (int cc = 0; cc < upto - from; ++cc) flag_store(f + (long long)cc * p.H * ws.flag_groups, 1u);
+      }
+    }
+  };
   auto ring = [&](int s) { return delta_ring_stage<E>(x.sm, SL, s); };
   E* const stg = reinterpret_cast<E*>(x.sm + SL.stg + wid * SL.stg_warp);
   // Chunk c's operands into stage s: one cp.async group, empty past the sequence's end (so that every
@@ -105,8 +127,6 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
     const int v = x.v0 + vl + m;
     a = (p.h0 != nullptr && v < V && d < KF) ? p.h0[sbase + (long long)d * V + v] : 0.0f;
   });
-  // Every row of the V-tile is a real column when V is a multiple of BV (the usual case): no checks then.
-  constexpr bool kFullTiles = V % BV == 0;
   unsigned short* const stg16 = reinterpret_cast<unsigned short*>(stg);
   // Fragment access. On the device every ldmatrix / stmatrix address is a 32-bit shared address: a base
   // per stage (or the warp's staging tile), this lane's row offset (the views' load_b2 / store_frag_a
@@ -289,12 +309,19 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
             *reinterpret_cast<const uint4*>(stg + i * LDV + h8);
       }
     }
+    // The last chunks' flags wait for ht: the output kernel, and what follows it in the stream, must not
+    // end before this grid's last stores.
+    if (kFlags && (c + 1) % kFlagEvery == 0 && (c + 1) * C < x.len) publish(c + 1 - kFlagEvery, c + 1);
   }
   if (p.ht != nullptr) {
     st.for_each([&](int m, int d, float& a) {
       const int v = x.v0 + vl + m;
       if (v < V && d < KF) p.ht[sbase + (long long)d * V + v] = a;
     });
+  }
+  if (x.len > 0) {
+    const int nch = (x.len + C - 1) / C;
+    publish((nch - 1) / kFlagEvery * kFlagEvery, nch);
   }
 }
 

@@ -666,6 +666,10 @@ LINREC_HD constexpr int fused_smem_bytes(int K, int KF, int C, int BV, int warps
 struct StatePassingWs {
   long long states = 0, zs = 0, gates = 0, gate_chunk = 0;
   long long wy = 0, kh = 0, vn = 0, gl = 0, wy_chunk = 0, vn_chunk = 0, vn_ld = 0, gl_chunk = 0;
+  /// Delta rules: one u32 per chunk slot and 16-column group of V (flag_groups = vn_ld / 16), which the
+  /// prep zeroes, the warp scan sets once that group's S_c and v_new are stored, and the output kernel
+  /// waits for (sp_chunk_flags_apply), so the output kernel may run beside the scan.
+  long long flags = 0, flag_groups = 0;
   long long total = 0;
   LINREC_HD constexpr long long bytes() const { return total; }
 };
@@ -691,8 +695,23 @@ LINREC_HD constexpr StatePassingWs state_passing_ws(long long nct, int H, int KF
   w.kh = w.wy + nct * H * w.wy_chunk;
   w.vn = w.kh + nct * H * w.wy_chunk;
   w.gl = w.vn + nct * H * w.vn_chunk;
-  w.total = w.gl + nct * H * w.gl_chunk;
+  w.flags = w.gl + nct * H * w.gl_chunk;
+  w.flag_groups = delta ? w.vn_ld / 16 : 0;
+  w.total = w.flags + 4 * nct * H * w.flag_groups;
   return w;
+}
+
+/// Whether delta-rule state passing hands each chunk from the scan to the output kernel through the
+/// workspace's flags (StatePassingWs::flags): the warp scan (a warp per 16 value columns sets its group's
+/// flag) and the register output kernel (which waits for its tile's groups). The output launch may then
+/// overlap the scan (programmatic stream serialization, sm_90): at B = 2, T = 16k the scan keeps 64 blocks
+/// busy for most of gated_delta_rule's forward while the rest of the GPU idles. out_bv: the output
+/// kernel's value tile (output_block_v).
+LINREC_HD constexpr bool sp_chunk_flags_apply(int elem_bytes, bool delta, bool raw_q, bool raw_k, bool vector_decay,
+                                              bool normalize, int K, int KF, int V, int C, int BV, int out_bv,
+                                              int warps) {
+  return delta && delta_warpscan_applies(elem_bytes, normalize, KF, C, BV, warps) &&
+         output_regs_applies(elem_bytes, delta, raw_q, raw_k, vector_decay, normalize, K, KF, V, C, out_bv, warps);
 }
 
 /// What decode_step keeps on chip (offsets in floats): q~, k~, the per-dim decay factors, one warp's raw

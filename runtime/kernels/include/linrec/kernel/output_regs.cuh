@@ -20,7 +20,7 @@
 namespace linrec {
 namespace kern {
 
-template <class Variant, class Config>
+template <class Variant, class Config, bool kWaitScan = false>
 LINREC_DEV void chunk_output_regs(const FwdParams& p) {
   constexpr DType D = Config::kDType;
   using E = typename Storage<D>::type;
@@ -59,6 +59,16 @@ LINREC_DEV void chunk_output_regs(const FwdParams& p) {
   } else {
     load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs, LDK);
     load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks, LDK);
+  }
+  // kWaitScan (chunk_fwd.cuh sp_chunk_flags) and p.overlap: this launch may run beside the scan, so S_c and
+  // v_new of the tile's 16-column groups are read only once the scan has flagged them.
+  if (kWaitScan && p.overlap) {
+    if (threadIdx.x == 0) {
+      const unsigned* f = reinterpret_cast<const unsigned*>(w + ws.flags) + slot * ws.flag_groups;
+      const int g1 = (int)((ws.vn_ld < v0 + BV ? ws.vn_ld : v0 + BV) / 16);
+      for (int gi = v0 / 16; gi < g1; ++gi) flag_wait(f + gi);
+    }
+    block_sync();
   }
   // v_new of every row of the chunk (zero past the sequence), this tile's columns; the state's rows are
   // the tile's values ([V][K] per slot).

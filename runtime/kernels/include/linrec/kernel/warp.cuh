@@ -62,6 +62,54 @@ LINREC_DEV void warp_sync() {
   __syncwarp(kFullMask);
 }
 
+/// Hand-over flags between kernels of one forward that may run at the same time (layout.cuh
+/// sp_chunk_flags_apply). The writer's data stores, then a barrier over the threads that made them (warp or
+/// block), then by one of them fence_release and flag_store (one fence may cover several flags); the
+/// reader's flag_wait by one thread, then a barrier, then its loads. The GPU-scope fence and acquire carry
+/// the other threads' stores across the barriers (the PTX memory model's cumulativity).
+LINREC_DEV void fence_release() {
+#ifdef LINREC_KERNEL_EMULATION
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+#else
+  asm volatile("fence.acq_rel.gpu;" ::: "memory");
+#endif
+}
+LINREC_DEV void flag_store(unsigned* f, unsigned v) {
+#ifdef LINREC_KERNEL_EMULATION
+  __atomic_store_n(f, v, __ATOMIC_RELAXED);
+#else
+  asm volatile("st.relaxed.gpu.u32 [%0], %1;" ::"l"(f), "r"(v) : "memory");
+#endif
+}
+LINREC_DEV unsigned flag_acquire(const unsigned* f) {
+#ifdef LINREC_KERNEL_EMULATION
+  return __atomic_load_n(f, __ATOMIC_ACQUIRE);
+#else
+  unsigned v;
+  asm volatile("ld.acquire.gpu.u32 %0, [%1];" : "=r"(v) : "l"(f) : "memory");
+  return v;
+#endif
+}
+/// Waits until *f is nonzero.
+LINREC_DEV void flag_wait(const unsigned* f) {
+#ifdef LINREC_KERNEL_EMULATION
+  // The emulator runs a launch's kernels one after another, so the writer has finished: a flag still
+  // clear is a broken hand-over, which must fail the test instead of hanging it.
+  if (flag_acquire(f) == 0) __trap();
+#else
+  while (flag_acquire(f) == 0) __nanosleep(100);
+#endif
+}
+
+/// Lets the next kernel of the stream start before this one ends, where it was launched with programmatic
+/// stream serialization (sm_90; a no-op otherwise): that kernel must then wait for what it reads itself
+/// (flag_wait), since it does not wait for this grid to finish.
+LINREC_DEV void launch_dependents() {
+#if !defined(LINREC_KERNEL_EMULATION) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 /// The block's dynamic shared memory (16-byte aligned), as floats.
 LINREC_DEV float* dynamic_smem() {
 #ifdef LINREC_KERNEL_EMULATION

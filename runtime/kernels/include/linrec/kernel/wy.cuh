@@ -38,9 +38,10 @@
 namespace linrec {
 namespace kern {
 
-template <class Variant, class Config, bool kSp = false, bool kNegW = false>
+template <class Variant, class Config, bool kSp = false, bool kNegW = false, bool kFlags = false>
 LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
   static_assert(kSp || !kNegW, "chunk_fwd_wy_body: -W is a state-passing workspace convention");
+  static_assert(kSp || !kFlags, "chunk_fwd_wy_body: chunk flags are a state-passing workspace convention");
   constexpr DType D = Config::kDType;
   using E = typename Storage<D>::type;
   constexpr int K = Variant::K, V = Variant::V, C = Config::C, W = Config::Warps, NT = W * 32, NB = C / 16;
@@ -92,6 +93,7 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
     // The scratch region is free until the T solve; the block sum passes barriers, so it comes first.
     slot = (first_chunk_index<C, NT>(p, n, reinterpret_cast<long long*>(sm + L.scratch)) + blockIdx.y) * p.H + h;
     sw = sp_ws<Variant, Config>(p);
+    if constexpr (kFlags) clear_chunk_flags(p, sw, slot, NT);
   }
   load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks, LDK);
   load_tile_async<D, C, V, NT>(p.v, row0 * V, (long long)p.H * V, rows, V, vs, LDV);
