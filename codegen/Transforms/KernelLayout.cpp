@@ -198,11 +198,12 @@ std::vector<StagePlan> planStages(const KernelTraits& t, TuningAttr tuning) {
                             {"N*H", "cdiv(V," + std::to_string(outBV) + ")", "cdiv(T,C)"},
                             kern::output_smem_bytes(K, KF, static_cast<int>(t.V), C, outBV, W, t.delta, t.rawQ,
                                                     t.rawK, t.vectorDecay, t.normalize, t.elemBytes)});
-  // Chunk flags: the output kernel reads each chunk's state once the scan has flagged it, so it may start
-  // beside the scan instead of after it.
-  plans.back().programmatic =
-      kern::sp_chunk_flags_apply(t.elemBytes, t.delta, t.rawQ, t.rawK, t.vectorDecay, t.normalize, K, KF,
-                                 static_cast<int>(t.V), C, BV, outBV, W);
+  // Chunk flags: the scan reads each chunk once the prep has flagged it and the output kernel once the scan
+  // has, so the three may run side by side: the scan first, the prep and the output kernel beside it.
+  const bool flags = kern::sp_chunk_flags_apply(t.elemBytes, t.delta, t.rawQ, t.rawK, t.vectorDecay, t.normalize, K,
+                                                KF, static_cast<int>(t.V), C, BV, outBV, W);
+  plans.back().programmatic = flags;
+  plans[plans.size() - 2].leads = flags;
   return plans;
 }
 
@@ -233,9 +234,9 @@ std::string workspaceFormula(const KernelTraits& t, TuningAttr tuning) {
     const std::string eb = std::to_string(t.elemBytes);
     f += "+2*" + eb + "*NC*H*C*16*cdiv(KF,16)+" + eb + "*NC*H*C*16*cdiv(V,16)";
     if (t.hasDecay) f += "+4*NC*H*16*cdiv(KF,16)";
-    // The chunk flags, a u32 per chunk slot and 16 value columns (reserved whether or not the kernels use
-    // them, as state_passing_ws does).
-    f += "+4*NC*H*cdiv(V,16)";
+    // The chunk flags (u64): one per chunk slot and 16 value columns, then one per chunk slot (reserved
+    // whether or not the kernels use them, as state_passing_ws does).
+    f += "+8*NC*H*cdiv(V,16)+8*NC*H";
   }
   return f;
 }

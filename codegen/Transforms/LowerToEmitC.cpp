@@ -437,6 +437,7 @@ class LowerToEmitCPass : public impl::LowerToEmitCBase<LowerToEmitCPass> {
     k.append("block_threads", b.getI64IntegerAttr(stage.threads > 0 ? stage.threads : tuning.getWarps() * 32));
     k.append("smem_bytes", b.getI64IntegerAttr(stage.smemBytes));
     if (stage.programmatic) k.append("programmatic", b.getBoolAttr(true));
+    if (stage.leads) k.append("leads", b.getBoolAttr(true));
     return k.getDictionary(b.getContext());
   }
 

@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "DeviceContext.h"
 #include "linrec/runtime/KernelAbi.h"
@@ -63,8 +65,43 @@ bool launchesProgrammatically(const DeviceContext& c, const KernelLaunchSpec& k)
          programmaticSetting().load(std::memory_order_relaxed);
 }
 
+/// A new FwdParams::epoch per forward: the hand-over flags hold it, so none needs clearing. The base is
+/// random per process, so a workspace left by another process (or a fresh allocation) does not hold it.
+unsigned long long nextEpoch() {
+  static std::atomic<unsigned long long> next{[] {
+    std::random_device rd;
+    const unsigned long long x = (static_cast<unsigned long long>(rd()) << 32) ^ rd();
+    return x | 1ull;  // never 0, which means "no hand-over"
+  }()};
+  unsigned long long e = next.fetch_add(1, std::memory_order_relaxed);
+  return e != 0 ? e : next.fetch_add(1, std::memory_order_relaxed);
+}
+
+/// Blocks of kernel `k`'s grid, or 0 where it cannot be evaluated (launch() reports that).
+int64_t gridBlocks(const KernelLaunchSpec& k, const LaunchVars& vars) {
+  int64_t n = 1;
+  for (int a = 0; a < 3; ++a) {
+    auto v = k.grid[a].evaluate(vars);
+    if (!v || *v < 0) return 0;
+    n *= *v;
+  }
+  return n;
+}
+
+/// Whether every block of kernel `k` can be resident at once (an idle device): only then may it go before
+/// a kernel it waits for (KernelLaunchSpec::leads).
+bool fitsAtOnce(const DeviceContext& c, CUfunction fn, const KernelLaunchSpec& k, const LaunchVars& vars) {
+  if (c.drv->cuOccupancyMaxActiveBlocksPerMultiprocessor == nullptr) return false;
+  int per_sm = 0;
+  if (c.drv->cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, k.block_threads,
+                                                         static_cast<size_t>(k.smem_bytes)) != CUDA_SUCCESS)
+    return false;
+  const int64_t blocks = gridBlocks(k, vars);
+  return blocks > 0 && blocks <= static_cast<int64_t>(per_sm) * c.info.sm_count;
+}
+
 /// Launches kernel `k`; `programmatic`: with programmatic stream serialization (the caller checked
-/// launchesProgrammatically and told the kernels, FwdParams::overlap).
+/// launchesProgrammatically and told the kernels, FwdParams::epoch).
 Status launch(const DeviceContext& c, CUfunction fn, const KernelLaunchSpec& k, const LaunchVars& vars, void* params,
               CUstream stream, const char* what, bool programmatic = false) {
   int64_t g[3];
@@ -228,18 +265,33 @@ Status Kernel::forward(const ForwardArgs& args, CUstream stream) const {
   p.num_chunks_total = static_cast<int>(shape->NC);
   // One decision for the whole forward: the kernels' chunk hand-over is on exactly when a kernel will start
   // beside the one before it (read once here, so a concurrent setProgrammaticLaunches cannot split it).
-  const bool overlap =
-      std::any_of(d.kernels.begin(), d.kernels.end(), [&](const KernelLaunchSpec& k) { return launchesProgrammatically(c, k); });
-  p.overlap = overlap ? 1 : 0;
+  const bool overlap = std::any_of(d.kernels.begin(), d.kernels.end(),
+                                   [&](const KernelLaunchSpec& k) { return launchesProgrammatically(c, k); });
+  p.epoch = overlap ? nextEpoch() : 0;
   LaunchVars vars = forwardLaunchVars(d, *shape);
   vars.emplace_back("SMS", c.info.sm_count);
 
+  // Launch order and mode. A `leads` kernel whose grid fits the device at once goes before the kernel listed
+  // before it, which then starts programmatically beside it (the delta scan ahead of its prep); a kernel
+  // marked programmatic starts beside whichever kernel precedes it in the stream.
+  std::vector<size_t> order(d.kernels.size());
+  std::vector<char> beside(d.kernels.size(), 0);
+  for (size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+    beside[i] = overlap && d.kernels[i].programmatic;
+  }
+  if (overlap)
+    for (size_t i = 1; i < order.size(); ++i)
+      if (d.kernels[i].leads && fitsAtOnce(c, impl_->fns[i], d.kernels[i], vars)) {
+        std::swap(order[i - 1], order[i]);
+        beside[i] = 0;
+        beside[i - 1] = 1;
+      }
+
   auto launchAll = [&]() -> Status {
-    for (size_t i = 0; i < d.kernels.size(); ++i) {
+    for (size_t i : order) {
       if (d.kernels[i].stage == Stage::Decode) continue;
-      if (Status s = launch(c, impl_->fns[i], d.kernels[i], vars, &p, stream, "forward",
-                            overlap && d.kernels[i].programmatic);
-          !s)
+      if (Status s = launch(c, impl_->fns[i], d.kernels[i], vars, &p, stream, "forward", beside[i] != 0); !s)
         return s;
     }
     return {};

@@ -126,6 +126,7 @@ Expected<KernelLaunchSpec> parseKernel(const json& j, size_t index) {
   LINREC_TRY_ASSIGN(k.smem_bytes, r.integer("smem_bytes", 0));
   if (k.smem_bytes < 0) return r.err("smem_bytes", "must not be negative");
   LINREC_TRY_ASSIGN(k.programmatic, r.boolean("programmatic", false));
+  LINREC_TRY_ASSIGN(k.leads, r.boolean("leads", false));
   if (!r.has("grid")) return r.err("grid", "missing (e.g. {\"x\": \"N*H\", \"y\": \"ceil(V/BV)\"})");
   const json& g = r.at("grid");
   static const char* const kAxes[] = {"x", "y", "z"};
@@ -346,6 +347,8 @@ Status LaunchDescriptor::validate() const {
     if (k.smem_bytes < 0) return fail(where + ".smem_bytes: must not be negative");
     if (k.programmatic && (i == 0 || k.stage == Stage::Decode))
       return fail(where + ".programmatic: only a later kernel of a forward launch may overlap the one before it");
+    if (k.leads && (i == 0 || k.stage == Stage::Decode || kernels[i - 1].stage == Stage::Decode))
+      return fail(where + ".leads: only a later kernel of a forward launch may go before the one before it");
     const auto& allowed = k.stage == Stage::Decode ? decVars : gridVars;
     for (int a = 0; a < 3; ++a)
       if (Status s = checkVars(k.grid[a], allowed, where + ".grid." + "xyz"[a]); !s) return s;
@@ -411,6 +414,7 @@ std::string LaunchDescriptor::toJson(int indent) const {
                 {"block_threads", k.block_threads},
                 {"smem_bytes", k.smem_bytes}};
     if (k.programmatic) one["programmatic"] = true;
+    if (k.leads) one["leads"] = true;
     j["kernels"].push_back(std::move(one));
   }
   return j.dump(indent);

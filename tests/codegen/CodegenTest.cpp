@@ -228,8 +228,11 @@ TEST(Codegen, DeltaRuleStatePassingEmitsPrepScanThenOutput) {
     // The warp scan flags each chunk for the register output kernel, which may then overlap it; the phase
     // kernels (fp32) do not, and the prep and scan are never programmatic.
     EXPECT_EQ(d->kernels[2].programmatic, regs && w.dtype != DType::FP32) << w.variant;
+    EXPECT_EQ(d->kernels[1].leads, regs && w.dtype != DType::FP32) << w.variant;
     EXPECT_FALSE(d->kernels[0].programmatic);
     EXPECT_FALSE(d->kernels[1].programmatic);
+    EXPECT_FALSE(d->kernels[0].leads);
+    EXPECT_FALSE(d->kernels[2].leads);
     for (int64_t nc : {1, 7, 513}) {
       auto bytes = d->workspace_bytes.evaluate({{"NC", nc}, {"H", 3}, {"KF", 128}, {"V", 128}, {"C", 32}});
       ASSERT_TRUE(bytes.ok()) << bytes.error();

@@ -213,9 +213,10 @@ std::string forward(Device& dev, const dsl::Spec& spec, const std::string& tu, c
     nct += ceilDiv(len, s.C);
   }
   p.num_chunks_total = static_cast<int>(nct);
-  // The chunk hand-over of delta-rule state passing runs in every emulated case: the kernels run one after
-  // another here, so a chunk the scan did not flag stops the case (flag_wait traps) instead of passing.
-  p.overlap = 1;
+  // The chunk hand-over of delta-rule state passing runs in every case: the kernels run one after another
+  // here, so a chunk the prep or the scan did not flag stops an emulated case (flags_wait traps) instead of
+  // passing. Not a value the poisoned workspace holds.
+  p.epoch = 0x5ca1ab1e0ddba11ull;
   const Layouts f = flags(spec);
   const int eb = static_cast<int>(elemBytes(s.dtype));  // the kernels' exact shared memory, as codegen passes it
   const unsigned threads = static_cast<unsigned>(s.Warps * 32);

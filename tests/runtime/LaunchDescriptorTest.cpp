@@ -138,15 +138,16 @@ TEST(LaunchDescriptor, StatePassingStagesNeedNoFusedKernel) {
   EXPECT_EQ(d->workspace_bytes.text(), "NC*H*KF*V*4");
 }
 
-// The output kernel of delta-rule state passing may overlap the scan ("programmatic"); the flag survives a
-// round trip, is false when absent, and the first kernel (nothing to overlap) or a decode kernel may not
-// carry it.
+// Delta-rule state passing may run its kernels side by side: the output kernel "programmatic", the scan
+// "leads" (it may go before the prep). The flags survive a round trip, are false when absent, and the first
+// kernel (nothing before it) may carry neither.
 TEST(LaunchDescriptor, ProgrammaticLaunchIsALaterForwardKernelsFlag) {
   const std::string sp = R"J({"dtype": "bf16", "K": 64, "V": 64, "chunk": 32, "strategy": "state_passing",
     "workspace_bytes": "NC*H*KF*V*2",
     "kernels": [
       {"name": "s1", "stage": "chunk_local", "grid": {"x": "N*H", "y": "cdiv(T,C)"}, "block_threads": 128},
-      {"name": "s2", "stage": "state_scan", "grid": {"x": "N*H", "y": "cdiv(V,64)"}, "block_threads": 128},
+      {"name": "s2", "stage": "state_scan", "grid": {"x": "N*H", "y": "cdiv(V,64)"}, "block_threads": 128,
+       "leads": true},
       {"name": "s3", "stage": "chunk_output", "grid": {"x": "N*H", "y": "1", "z": "cdiv(T,C)"},
        "block_threads": 128, "programmatic": true}]})J";
   auto d = LaunchDescriptor::fromJson(sp);
@@ -154,16 +155,24 @@ TEST(LaunchDescriptor, ProgrammaticLaunchIsALaterForwardKernelsFlag) {
   EXPECT_FALSE(d->kernels[0].programmatic);
   EXPECT_FALSE(d->kernels[1].programmatic);
   EXPECT_TRUE(d->kernels[2].programmatic);
+  EXPECT_TRUE(d->kernels[1].leads);
+  EXPECT_FALSE(d->kernels[2].leads);
   auto again = LaunchDescriptor::fromJson(d->toJson());
   ASSERT_TRUE(again.ok()) << again.error();
   EXPECT_TRUE(again->kernels[2].programmatic);
   EXPECT_FALSE(again->kernels[1].programmatic);
+  EXPECT_TRUE(again->kernels[1].leads);
   EXPECT_EQ(d->toJson().find("\"programmatic\": false"), std::string::npos) << "written only when set";
+  EXPECT_EQ(d->toJson().find("\"leads\": false"), std::string::npos) << "written only when set";
+  expectError(replace(sp, "\"leads\": true", "\"leads\": \"yes\""), "expected true or false");
   expectError(replace(sp, "\"block_threads\": 128, \"programmatic\": true", "\"block_threads\": 128, \"programmatic\": 1"),
               "expected true or false");
   expectError(replace(sp, "\"y\": \"cdiv(T,C)\"}, \"block_threads\": 128}",
                       "\"y\": \"cdiv(T,C)\"}, \"block_threads\": 128, \"programmatic\": true}"),
               "kernels[0].programmatic: only a later kernel");
+  expectError(replace(sp, "\"y\": \"cdiv(T,C)\"}, \"block_threads\": 128}",
+                      "\"y\": \"cdiv(T,C)\"}, \"block_threads\": 128, \"leads\": true}"),
+              "kernels[0].leads: only a later kernel");
 }
 
 // The register-state fused kernel's module: two segment stages, then the fused kernel, whose grids (not the

@@ -22,14 +22,14 @@ struct FwdParams {
   const float* inputs[8]; const float* params[8];
   const float* h0; float* ht; const float* z0; float* zt;
   const long long* cu_seqlens; float* ws;
-  int B, T, H, N; float scale; int num_chunks_total; int overlap; int reserved;
+  int B, T, H, N; float scale; int num_chunks_total; unsigned long long epoch;
 };
 struct DecodeParams {
   const void* q; const void* k; const void* v; void* o;
   const float* inputs[8]; const float* params[8];
   float* state; float* z; int B, H; float scale;
 };
-static_assert(sizeof(FwdParams) == 232, "FwdParams size");
+static_assert(sizeof(FwdParams) == 240, "FwdParams size");
 static_assert(sizeof(DecodeParams) == 192, "DecodeParams size");
 constexpr int V = 32, KF = 32;
 

@@ -60,7 +60,8 @@ namespace linrec {
   X(cuGraphLaunch)                        \
   X(cuGraphDestroy)                       \
   X(cuGraphExecDestroy)                   \
-  X(cuLaunchKernelEx)
+  X(cuLaunchKernelEx)                     \
+  X(cuOccupancyMaxActiveBlocksPerMultiprocessor)
 // clang-format on
 
 /// Pointers to the driver functions. One instance per process, loaded on first use and never unloaded

@@ -28,8 +28,7 @@ struct FwdParams {
   int B, T, H, N;                   ///< N = number of sequences
   float scale;
   int num_chunks_total;  ///< sum over sequences of ceil(len / C)
-  int overlap;           ///< the output kernel runs beside the scan: chunk flags on (abi.cuh)
-  int reserved;          ///< zero (the tail padding, spelled out)
+  unsigned long long epoch;  ///< nonzero: delta state passing's kernels run side by side (abi.cuh)
 };
 
 static_assert(sizeof(void*) == 8, "linrec kernels assume 64-bit pointers");
@@ -47,7 +46,7 @@ static_assert(offsetof(FwdParams, B) == 208);
 static_assert(offsetof(FwdParams, N) == 220);
 static_assert(offsetof(FwdParams, scale) == 224);
 static_assert(offsetof(FwdParams, num_chunks_total) == 228);
-static_assert(offsetof(FwdParams, overlap) == 232);
+static_assert(offsetof(FwdParams, epoch) == 232);
 static_assert(sizeof(FwdParams) == 240);
 
 /// Decode (one token per sequence) parameters; the state is updated in place. q, k [B,H,K], v, o [B,H,V]
@@ -94,7 +93,7 @@ inline constexpr FieldLayout kFwdParamsLayout[] = {
     LINREC_ABI_FIELD(FwdParams, B),          LINREC_ABI_FIELD(FwdParams, T),
     LINREC_ABI_FIELD(FwdParams, H),          LINREC_ABI_FIELD(FwdParams, N),
     LINREC_ABI_FIELD(FwdParams, scale),      LINREC_ABI_FIELD(FwdParams, num_chunks_total),
-    LINREC_ABI_FIELD(FwdParams, overlap),    LINREC_ABI_FIELD(FwdParams, reserved),
+    LINREC_ABI_FIELD(FwdParams, epoch),
 };
 inline constexpr FieldLayout kDecodeParamsLayout[] = {
     LINREC_ABI_FIELD(DecodeParams, q),      LINREC_ABI_FIELD(DecodeParams, k),

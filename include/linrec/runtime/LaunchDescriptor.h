@@ -37,6 +37,11 @@ struct KernelLaunchSpec {
   /// it waits for what it reads itself. The runtime uses it where the device and driver allow and
   /// Runtime::programmaticLaunch() is on; otherwise the kernels run one after another, which is also correct.
   bool programmatic = false;
+  /// When the launch overlaps (programmatic launches on), this kernel may go first, before the one listed
+  /// before it, which then starts programmatically beside it: it waits for that kernel chunk by chunk. The
+  /// runtime does so only where its whole grid fits the device at once (it waits for a kernel launched after
+  /// it). The delta rules' scan, ahead of their prep.
+  bool leads = false;
 };
 
 /// A declared per-token input: scalar [B,T,H] or vector [B,T,H,K], fp32.

@@ -48,6 +48,8 @@ struct StagePlan {
   /// The launch may start while the previous stage runs (programmatic stream serialization): the kernel
   /// waits for what it reads itself (layout.cuh sp_chunk_flags_apply).
   bool programmatic = false;
+  /// The launch may put this kernel before the one listed before it (LaunchDescriptor's `leads`).
+  bool leads = false;
 };
 
 /// Whether the fused strategy takes the register-state kernel (layout.cuh fused_regs_applies), which splits

@@ -50,11 +50,11 @@ struct FwdParams {
   int B, T, H, N;                   ///< N = number of sequences
   float scale;                      ///< readout scale (the Spec's, K^-1/2 by default)
   int num_chunks_total;             ///< state passing: sum over sequences of ceil(len / C)
-  /// State passing of the delta rules: nonzero when the output kernel may run beside the scan (a
-  /// programmatic launch), so the scan flags its chunks and the output kernel waits for them
-  /// (layout.cuh sp_chunk_flags_apply); zero, they run one after another and skip the hand-over.
-  int overlap;
-  int reserved;  ///< zero: spells out the tail padding, so the struct has no hole (KernelAbi.h)
+  /// State passing of the delta rules: nonzero when its kernels may run side by side (programmatic
+  /// launches). The prep and the scan then flag each chunk with this value in the workspace and the scan
+  /// and the output kernel wait for it (layout.cuh sp_chunk_flags_apply); a new value per forward, so no
+  /// flag needs clearing. Zero: they run one after another and skip the hand-over.
+  unsigned long long epoch;
 };
 
 /// Arguments of decode_step: one token per sequence, the state updated in place. q, k [B,H,K], v, o [B,H,V]

@@ -578,8 +578,9 @@ struct OutputConfig : Config {
 };
 
 /// Whether the delta prep, scan and output kernel hand chunks over through the workspace flags (layout.cuh
-/// sp_chunk_flags_apply): the prep zeroes its chunk's flags, the warp scan sets them, the output kernel
-/// waits for them and may then run beside the scan.
+/// sp_chunk_flags_apply): the prep flags its chunk for the scan, the warp scan waits for that and flags its
+/// 16-column groups for the output kernel, which waits for those; with FwdParams::epoch set the kernels may
+/// then run side by side.
 template <class Variant, class Config>
 LINREC_HD constexpr bool sp_chunk_flags() {
   return sp_chunk_flags_apply(Config::kDType == DType::FP32 ? 4 : 2, Variant::kDelta, kRowOperand<Variant, true>,
@@ -607,6 +608,10 @@ LINREC_DEV void chunk_delta_prep_phases(const FwdParams& p);
 template <class Variant, class Config>
 LINREC_DEV void chunk_delta_prep(const FwdParams& p) {
   static_assert(Variant::kDelta, "chunk_delta_prep: delta rules only");
+  // Side by side (FwdParams::epoch), the output kernel may be launched after the prep: it waits for the
+  // scan's flags, not for the prep to end.
+  if constexpr (sp_chunk_flags<Variant, Config>())
+    if (p.epoch != 0) launch_dependents();
   if constexpr (delta_prep_in_wy<Variant, Config>())
     chunk_fwd_wy_body<Variant, Config, true, delta_ws_neg_w<Variant, Config>(), sp_chunk_flags<Variant, Config>()>(p);
   else
@@ -627,7 +632,6 @@ LINREC_DEV void chunk_delta_prep_phases(const FwdParams& p) {
       (first_chunk_index<X::C, X::NT>(p, x.n, reinterpret_cast<long long*>(x.misc())) + c) * p.H + x.h;
   const StatePassingWs ws = sp_ws<Variant, Config>(p);
   unsigned char* w = reinterpret_cast<unsigned char*>(p.ws);
-  if constexpr (sp_chunk_flags<Variant, Config>()) clear_chunk_flags(p, ws, slot, X::NT);
   const int rows = x.rows_at(t0);
   x.load_chunk(t0, rows);  // k~, beta, g (no q, no v)
   block_sync();
@@ -659,6 +663,7 @@ LINREC_DEV void chunk_delta_prep_phases(const FwdParams& p) {
     }
     block_sync();  // the next slice overwrites U
   }
+  if constexpr (sp_chunk_flags<Variant, Config>()) prep_publish(p, ws, slot);
 }
 
 /// Delta rules on the register-state fused kernel, stage 0: for chunk blockIdx.y of its sequence, W =

@@ -66,13 +66,17 @@ LINREC_DEV StatePassingWs sp_ws(const FwdParams& p) {
                           Variant::kDecay == DecayKind::Vector, Variant::kDelta);
 }
 
-/// The delta prep's part of the scan-to-output hand-over (layout.cuh sp_chunk_flags_apply, with
-/// FwdParams::overlap): clears chunk slot `slot`'s flags before the scan starts (the prep and the scan are
-/// stream-ordered).
-LINREC_DEV void clear_chunk_flags(const FwdParams& p, const StatePassingWs& ws, long long slot, int nthreads) {
-  if (!p.overlap) return;
-  unsigned* const f = reinterpret_cast<unsigned*>(reinterpret_cast<unsigned char*>(p.ws) + ws.flags);
-  for (int e = (int)threadIdx.x; e < ws.flag_groups; e += nthreads) f[slot * ws.flag_groups + e] = 0u;
+/// The delta prep's part of the hand-over (layout.cuh sp_chunk_flags_apply, with FwdParams::epoch): once
+/// every thread has issued its stores of chunk slot `slot`, flags the slot for the scan. Every thread of the
+/// block calls it.
+LINREC_DEV void prep_publish(const FwdParams& p, const StatePassingWs& ws, long long slot) {
+  if (p.epoch == 0) return;
+  block_sync();
+  if (threadIdx.x == 0) {
+    fence_acq_rel();
+    flag_store(reinterpret_cast<unsigned long long*>(reinterpret_cast<unsigned char*>(p.ws) + ws.prep_flags) + slot,
+               p.epoch);
+  }
 }
 
 /// The block-wide state of one chunk kernel and its phases. Kind selects which regions exist.

@@ -81,9 +81,10 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
   constexpr DeltaWarpScanLayout SL = delta_warpscan_layout(KF, C, BV, Config::Stages);
   constexpr int NS = SL.ns, LDK = SL.ld_k, LDU = SL.ld_u, LDS = SL.ld_s, LDV = SL.ld_v;
   static_assert(SL.total <= X::L.total, "chunk_delta_scan_warp: the scan's launch size must cover its layout");
-  // Every block of the scan is running once each has passed this: the output kernel (chunk-flag
-  // hand-over) may then start beside it.
-  if (kFlags && p.overlap) launch_dependents();
+  // Side by side (FwdParams::epoch): every block of the scan is running once each has passed this, and
+  // the kernel launched after it (the prep or the output kernel) may then start.
+  const bool handover = kFlags && p.epoch != 0;
+  if (handover) launch_dependents();
   X x(p);
   const int wid = warp_id(), lane = lane_id();
   const int vl = 16 * wid;
@@ -94,22 +95,38 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
   const int cols = (int)(ws.vn_ld - x.v0 < BV ? ws.vn_ld - x.v0 : BV);
   // Every row of the V-tile is a real column when V is a multiple of BV (the usual case): no checks then.
   constexpr bool kFullTiles = V % BV == 0;
-  // This warp's 16 columns' flags, set for chunks [published, upto) once their S_c rows and v_new are
-  // stored (the warp's own stores: a warp barrier, then lane 0's fence and flags). Groups past V have none.
-  // The fence waits for the warp's stores to land and stalls the whole warp, which is the scan's critical
-  // path, so it covers kFlagEvery chunks (128 tokens) at a time: the output kernel follows in such steps.
+  // The hand-over (sp_chunk_flags_apply). A fence waits for the warp's stores (or, acquiring, for the
+  // flags it read) and stalls the warp, which is the scan's critical path, so each covers kFlagEvery chunks
+  // (128 tokens): the output kernel follows in such steps, and the scan waits for the prep likewise. The
+  // flags' addresses wait in shared memory (first_chunk_index's slot, free from here on), not in registers
+  // the walk needs: they are read once per kFlagEvery chunks.
   constexpr int kFlagEvery = C >= 128 ? 1 : 128 / C;
+  constexpr long long G = (V + 15) / 16;  // state_passing_ws's flag_groups
+  const int nch = (x.len + C - 1) / C;
+  static_assert(8 * (1 + WS) <= 4 * 32, "chunk_delta_scan_warp: the flags' addresses fit the misc slot");
+  unsigned long long** const fslot = reinterpret_cast<unsigned long long**>(x.sm + SL.misc);
+  if (handover) {
+    unsigned long long* const f = reinterpret_cast<unsigned long long*>(wsb);
+    if (lane == 0) fslot[1 + wid] = f + ws.flags / 8 + (c0 * p.H + x.h) * G + (x.v0 + vl) / 16;
+    if (threadIdx.x == 0) fslot[0] = f + ws.prep_flags / 8 + c0 * p.H + x.h;
+  }
+  // This warp's 16 columns' flags for chunks [from, upto), once their S_c rows and v_new are stored (the
+  // warp's own stores: a warp barrier, then lane 0's fence and flags). Groups past V have none.
   auto publish = [&](int from, int upto) {
-    if constexpr (kFlags) {
-      if (!p.overlap) return;
-      warp_sync();
-      if (lane == 0 && (kFullTiles || vl < cols)) {
-        unsigned* const f = reinterpret_cast<unsigned*>(wsb + ws.flags) +
-                            ((c0 + from) * p.H + x.h) * ws.flag_groups + (x.v0 + vl) / 16;
-        fence_release();
-        for (int cc = 0; cc < upto - from; ++cc) flag_store(f + (long long)cc * p.H * ws.flag_groups, 1u);
-      }
+    if (!handover) return;
+    warp_sync();
+    if (lane == 0 && (kFullTiles || vl < cols)) {
+      unsigned long long* const f = fslot[1 + wid] + (long long)from * p.H * G;
+      fence_acq_rel();
+      for (int cc = 0; cc < upto - from; ++cc) flag_store(f + (long long)cc * p.H * G, p.epoch);
     }
+  };
+  // Thread 0 waits for the prep's flags of chunks [from, from + kFlagEvery); a block barrier follows before
+  // any thread loads them (only the fetches read what the prep wrote).
+  auto await_prep = [&](int from) {
+    if (handover && threadIdx.x == 0 && from < nch)
+      flags_wait<kFlagEvery>(fslot[0] + (long long)from * p.H, p.H, nch - from < kFlagEvery ? nch - from : kFlagEvery,
+                             p.epoch);
   };
   auto ring = [&](int s) { return delta_ring_stage<E>(x.sm, SL, s); };
   E* const stg = reinterpret_cast<E*>(x.sm + SL.stg + wid * SL.stg_warp);
@@ -180,6 +197,8 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
     store_frag_a_trans(a, stg16 + 16 * kb * LDV, LDV);
 #endif
   };
+  for (int b = 0; b < NS - 1; b += kFlagEvery) await_prep(b);
+  if (handover) block_sync();
 #pragma unroll
   for (int s = 0; s < NS - 1; ++s) fetch(s, s);
 #pragma unroll 1
@@ -220,6 +239,9 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
       }
     }
     cp_async_wait_group<NS - 2>();
+    // Chunk c + NS - 1, fetched below, may start a batch of the prep's flags (the prologue waited for the
+    // batches below NS - 1).
+    if ((c + NS - 1) % kFlagEvery == 0) await_prep(c + NS - 1);
     // Chunk c has landed; stage (c - 1) % NS is free (every warp has passed its products).
     block_sync();
     fetch(c + NS - 1, (c + NS - 1) % NS);
@@ -311,7 +333,7 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
     }
     // The last chunks' flags wait for ht: the output kernel, and what follows it in the stream, must not
     // end before this grid's last stores.
-    if (kFlags && (c + 1) % kFlagEvery == 0 && (c + 1) * C < x.len) publish(c + 1 - kFlagEvery, c + 1);
+    if ((c + 1) % kFlagEvery == 0 && c + 1 < nch) publish(c + 1 - kFlagEvery, c + 1);
   }
   if (p.ht != nullptr) {
     st.for_each([&](int m, int d, float& a) {
@@ -319,10 +341,7 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
       if (v < V && d < KF) p.ht[sbase + (long long)d * V + v] = a;
     });
   }
-  if (x.len > 0) {
-    const int nch = (x.len + C - 1) / C;
-    publish((nch - 1) / kFlagEvery * kFlagEvery, nch);
-  }
+  if (nch > 0) publish((nch - 1) / kFlagEvery * kFlagEvery, nch);
 }
 
 }  // namespace kern

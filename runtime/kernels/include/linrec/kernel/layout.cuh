@@ -666,10 +666,11 @@ LINREC_HD constexpr int fused_smem_bytes(int K, int KF, int C, int BV, int warps
 struct StatePassingWs {
   long long states = 0, zs = 0, gates = 0, gate_chunk = 0;
   long long wy = 0, kh = 0, vn = 0, gl = 0, wy_chunk = 0, vn_chunk = 0, vn_ld = 0, gl_chunk = 0;
-  /// Delta rules: one u32 per chunk slot and 16-column group of V (flag_groups = vn_ld / 16), which the
-  /// prep zeroes, the warp scan sets once that group's S_c and v_new are stored, and the output kernel
-  /// waits for (sp_chunk_flags_apply), so the output kernel may run beside the scan.
-  long long flags = 0, flag_groups = 0;
+  /// Delta rules (sp_chunk_flags_apply), u64 each: flags, one per chunk slot and 16-column group of V
+  /// (flag_groups = vn_ld / 16), which the warp scan sets once that group's S_c and v_new are stored and
+  /// the output kernel waits for; prep_flags, one per chunk slot, which the prep sets once the slot's W,
+  /// k^, U, Gamma_last and gates are stored and the scan waits for. They hold FwdParams::epoch.
+  long long flags = 0, flag_groups = 0, prep_flags = 0;
   long long total = 0;
   LINREC_HD constexpr long long bytes() const { return total; }
 };
@@ -697,14 +698,15 @@ LINREC_HD constexpr StatePassingWs state_passing_ws(long long nct, int H, int KF
   w.gl = w.vn + nct * H * w.vn_chunk;
   w.flags = w.gl + nct * H * w.gl_chunk;
   w.flag_groups = delta ? w.vn_ld / 16 : 0;
-  w.total = w.flags + 4 * nct * H * w.flag_groups;
+  w.prep_flags = w.flags + 8 * nct * H * w.flag_groups;
+  w.total = w.prep_flags + (delta ? 8 * nct * H : 0);
   return w;
 }
 
-/// Whether delta-rule state passing hands each chunk from the scan to the output kernel through the
-/// workspace's flags (StatePassingWs::flags): the warp scan (a warp per 16 value columns sets its group's
-/// flag) and the register output kernel (which waits for its tile's groups). The output launch may then
-/// overlap the scan (programmatic stream serialization, sm_90): at B = 2, T = 16k the scan keeps 64 blocks
+/// Whether delta-rule state passing hands each chunk from kernel to kernel through the workspace's flags
+/// (StatePassingWs::flags, prep_flags): the prep flags its chunk, the warp scan waits for those and flags
+/// its 16-column groups, the register output kernel waits for its tile's groups. The kernels may then run
+/// side by side (programmatic stream serialization, sm_90): at B = 2, T = 16k the scan keeps 64 blocks
 /// busy for most of gated_delta_rule's forward while the rest of the GPU idles. out_bv: the output
 /// kernel's value tile (output_block_v).
 LINREC_HD constexpr bool sp_chunk_flags_apply(int elem_bytes, bool delta, bool raw_q, bool raw_k, bool vector_decay,

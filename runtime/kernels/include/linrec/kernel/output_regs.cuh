@@ -52,6 +52,18 @@ LINREC_DEV void chunk_output_regs(const FwdParams& p) {
   const long long slot = (first_chunk_index<C, NT>(p, n, reinterpret_cast<long long*>(sm + L.misc)) + c) * p.H + h;
   const StatePassingWs ws = sp_ws<Variant, Config>(p);
   const unsigned char* const w = reinterpret_cast<const unsigned char*>(p.ws);
+  // kWaitScan (chunk_fwd.cuh sp_chunk_flags) and p.epoch: this launch may run beside the scan (and the
+  // prep), so nothing of the workspace is read before the scan has flagged the tile's 16-column groups of
+  // this chunk. It flags them after it has seen the prep's flag of the chunk, so the prep's gates (kda: the
+  // scores and q~ e^b) are visible then too.
+  if (kWaitScan && p.epoch != 0) {
+    if (threadIdx.x == 0) {
+      const int g0 = v0 / 16, g1 = (int)((ws.vn_ld < v0 + BV ? ws.vn_ld : v0 + BV) / 16);
+      flags_wait<(BV + 15) / 16>(reinterpret_cast<const unsigned long long*>(w + ws.flags) + slot * ws.flag_groups + g0,
+                                 1, g1 - g0, p.epoch);
+    }
+    block_sync();
+  }
   if constexpr (kVec) {  // q~ e^b [C][K], then the scores [C][C] (over k~'s region: C <= K)
     const unsigned char* src = w + ws.gates + slot * ws.gate_chunk;
     load_tile_async<D, C, K, NT>(src, 0, K, C, K, qs, LDK);
@@ -59,16 +71,6 @@ LINREC_DEV void chunk_output_regs(const FwdParams& p) {
   } else {
     load_tile_async<D, C, K, NT>(p.q, row0 * K, (long long)p.H * K, rows, K, qs, LDK);
     load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks, LDK);
-  }
-  // kWaitScan (chunk_fwd.cuh sp_chunk_flags) and p.overlap: this launch may run beside the scan, so S_c and
-  // v_new of the tile's 16-column groups are read only once the scan has flagged them.
-  if (kWaitScan && p.overlap) {
-    if (threadIdx.x == 0) {
-      const unsigned* f = reinterpret_cast<const unsigned*>(w + ws.flags) + slot * ws.flag_groups;
-      const int g1 = (int)((ws.vn_ld < v0 + BV ? ws.vn_ld : v0 + BV) / 16);
-      for (int gi = v0 / 16; gi < g1; ++gi) flag_wait(f + gi);
-    }
-    block_sync();
   }
   // v_new of every row of the chunk (zero past the sequence), this tile's columns; the state's rows are
   // the tile's values ([V][K] per slot).

@@ -63,42 +63,57 @@ LINREC_DEV void warp_sync() {
 }
 
 /// Hand-over flags between kernels of one forward that may run at the same time (layout.cuh
-/// sp_chunk_flags_apply). The writer's data stores, then a barrier over the threads that made them (warp or
-/// block), then by one of them fence_release and flag_store (one fence may cover several flags); the
-/// reader's flag_wait by one thread, then a barrier, then its loads. The GPU-scope fence and acquire carry
-/// the other threads' stores across the barriers (the PTX memory model's cumulativity).
-LINREC_DEV void fence_release() {
+/// sp_chunk_flags_apply). A flag holds the forward's epoch (FwdParams::epoch) once its data is written. The
+/// writer: its data stores, a barrier over the threads that made them (warp or block), then one of them runs
+/// fence_acq_rel and flag_store (one fence may cover several flags). The reader: one thread waits
+/// (flags_wait), then a barrier, then the loads. The GPU-scope fence carries the other threads' stores
+/// across the barriers (the PTX memory model's cumulativity).
+LINREC_DEV void fence_acq_rel() {
 #ifdef LINREC_KERNEL_EMULATION
-  __atomic_thread_fence(__ATOMIC_RELEASE);
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
 #else
   asm volatile("fence.acq_rel.gpu;" ::: "memory");
 #endif
 }
-LINREC_DEV void flag_store(unsigned* f, unsigned v) {
+LINREC_DEV void flag_store(unsigned long long* f, unsigned long long v) {
 #ifdef LINREC_KERNEL_EMULATION
   __atomic_store_n(f, v, __ATOMIC_RELAXED);
 #else
-  asm volatile("st.relaxed.gpu.u32 [%0], %1;" ::"l"(f), "r"(v) : "memory");
+  asm volatile("st.relaxed.gpu.u64 [%0], %1;" ::"l"(f), "l"(v) : "memory");
 #endif
 }
-LINREC_DEV unsigned flag_acquire(const unsigned* f) {
+LINREC_DEV unsigned long long flag_load(const unsigned long long* f) {
 #ifdef LINREC_KERNEL_EMULATION
-  return __atomic_load_n(f, __ATOMIC_ACQUIRE);
+  return __atomic_load_n(f, __ATOMIC_RELAXED);
 #else
-  unsigned v;
-  asm volatile("ld.acquire.gpu.u32 %0, [%1];" : "=r"(v) : "l"(f) : "memory");
+  unsigned long long v;
+  asm volatile("ld.relaxed.gpu.u64 %0, [%1];" : "=l"(v) : "l"(f) : "memory");
   return v;
 #endif
 }
-/// Waits until *f is nonzero.
-LINREC_DEV void flag_wait(const unsigned* f) {
+/// Waits until the n <= N flags f[0], f[stride], ... hold v, then fences (acquire). The first loads are issued
+/// together (relaxed), so a batch costs one round trip, not one each; a mask of the flags still pending
+/// keeps the registers of the caller's other threads (which only pass) low.
+template <int N>
+LINREC_DEV void flags_wait(const unsigned long long* f, long long stride, int n, unsigned long long v) {
+  static_assert(N >= 1 && N <= 32, "flags_wait: a batch of 1 to 32 flags");
+  unsigned pending = 0;
+#pragma unroll
+  for (int i = 0; i < N; ++i)
+    if (i < n && flag_load(f + i * stride) != v) pending |= 1u << i;
 #ifdef LINREC_KERNEL_EMULATION
-  // The emulator runs a launch's kernels one after another, so the writer has finished: a flag still
-  // clear is a broken hand-over, which must fail the test instead of hanging it.
-  if (flag_acquire(f) == 0) __trap();
+  // The emulator runs a launch's kernels one after another, so the writer has finished: a flag without the
+  // value is a broken hand-over, which must fail the test instead of hanging it.
+  if (pending != 0) __trap();
 #else
-  while (flag_acquire(f) == 0) __nanosleep(100);
+  while (pending != 0) {
+    __nanosleep(64);
+#pragma unroll
+    for (int i = 0; i < N; ++i)
+      if ((pending >> i & 1u) && flag_load(f + i * stride) == v) pending &= ~(1u << i);
+  }
 #endif
+  fence_acq_rel();
 }
 
 /// Lets the next kernel of the stream start before this one ends, where it was launched with programmatic

@@ -93,7 +93,6 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
     // The scratch region is free until the T solve; the block sum passes barriers, so it comes first.
     slot = (first_chunk_index<C, NT>(p, n, reinterpret_cast<long long*>(sm + L.scratch)) + blockIdx.y) * p.H + h;
     sw = sp_ws<Variant, Config>(p);
-    if constexpr (kFlags) clear_chunk_flags(p, sw, slot, NT);
   }
   load_tile_async<D, C, K, NT>(p.k, row0 * K, (long long)p.H * K, rows, K, ks, LDK);
   load_tile_async<D, C, V, NT>(p.v, row0 * V, (long long)p.H * V, rows, V, vs, LDV);
@@ -515,6 +514,7 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
     else if (i < rows)
       *reinterpret_cast<uint4*>(udst + (row0 + (long long)i * p.H) * V + d) = x;
   }
+  if constexpr (kFlags) prep_publish(p, sw, slot);
 }
 
 }  // namespace kern
