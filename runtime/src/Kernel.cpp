@@ -88,8 +88,11 @@ int64_t gridBlocks(const KernelLaunchSpec& k, const LaunchVars& vars) {
   return n;
 }
 
-/// Whether every block of kernel `k` can be resident at once (an idle device): only then may it go before
-/// a kernel it waits for (KernelLaunchSpec::leads).
+/// Whether every block of kernel `k` can be resident at once, with room to spare: only then may it go
+/// before a kernel it waits for (KernelLaunchSpec::leads), which can start only once all of them run. Half
+/// the device's capacity, so that work of other streams on some SMs does not hold the last blocks back for
+/// long. (A device whose SMs are capped below its count, MPS with an active-thread limit, could still hold
+/// them back for good: do not turn programmatic launches on there.)
 bool fitsAtOnce(const DeviceContext& c, CUfunction fn, const KernelLaunchSpec& k, const LaunchVars& vars) {
   if (c.drv->cuOccupancyMaxActiveBlocksPerMultiprocessor == nullptr) return false;
   int per_sm = 0;
@@ -97,7 +100,7 @@ bool fitsAtOnce(const DeviceContext& c, CUfunction fn, const KernelLaunchSpec& k
                                                          static_cast<size_t>(k.smem_bytes)) != CUDA_SUCCESS)
     return false;
   const int64_t blocks = gridBlocks(k, vars);
-  return blocks > 0 && blocks <= static_cast<int64_t>(per_sm) * c.info.sm_count;
+  return blocks > 0 && 2 * blocks <= static_cast<int64_t>(per_sm) * c.info.sm_count;
 }
 
 /// Launches kernel `k`; `programmatic`: with programmatic stream serialization (the caller checked

@@ -145,10 +145,11 @@ INSTANTIATE_TEST_SUITE_P(Variants, EndToEnd,
                                            "gated_delta_rule", "kda", "based", "hedgehog"),
                          [](const auto& info) { return info.param; });
 
-// The delta rules' state passing with the output kernel launched beside the scan (programmatic stream
-// serialization on sm_90; it reads each chunk once the scan has flagged it): the same answers as the
-// reference, repeated on fresh inputs so that a chunk read before the scan wrote it would show. Long
-// sequences with few heads are where the launch overlaps (the scan's grid is small).
+// The delta rules' state passing with its kernels side by side (programmatic stream serialization on sm_90:
+// the scan first, the prep beside it, the output kernel after; each waits for the chunks it reads): the same
+// answers as the reference, repeated on fresh inputs so that a chunk read before it was written would show.
+// Long sequences with few heads put the scan first (its grid fits the GPU at once); the many short sequences
+// of the last case do not, and keep the prep first with the output kernel beside the scan.
 TEST(EndToEndOverlap, DeltaStatePassingWithProgrammaticLaunchMatchesReference) {
   std::string why;
   Runtime* rt = sharedRuntime(&why);
@@ -169,11 +170,12 @@ TEST(EndToEndOverlap, DeltaStatePassingWithProgrammaticLaunchMatchesReference) {
       ASSERT_TRUE(bool(gen)) << name << ": " << llvm::toString(gen.takeError());
       // The test is about the overlapped launch: the config must take it.
       ASSERT_NE(gen->descriptor_json.find("\"programmatic\": true"), std::string::npos) << name << " C=" << chunk;
-      for (uint64_t seed = 1; seed <= 4; ++seed) {
+      ASSERT_NE(gen->descriptor_json.find("\"leads\": true"), std::string::npos) << name << " C=" << chunk;
+      for (uint64_t seed = 1; seed <= 5; ++seed) {
         check::CheckCase c;
-        c.B = seed % 2 ? 1 : 2;
-        c.T = seed % 2 ? 8192 : 3000;  // 3000: a partial last chunk
-        c.H = 4;
+        c.B = seed == 5 ? 48 : seed % 2 ? 1 : 2;
+        c.T = seed == 5 ? 192 : seed % 2 ? 8192 : 3000;  // 3000: a partial last chunk
+        c.H = seed == 5 ? 8 : 4;
         c.K = c.V = 128;
         c.dtype = codegen::DType::BF16;
         c.config = config;

@@ -51,6 +51,7 @@ class Kernel {
 /// kernel, which waits for the scan chunk by chunk) are launched with programmatic stream serialization on
 /// sm_90 devices, so that they run beside the kernel before them. Off unless LINREC_PDL=1 at the first
 /// launch, or this sets it (process-wide, for launches that follow). Either way the results are the same.
+/// Not under MPS with an active-thread limit: the scan, launched first, must have all its blocks running.
 void setProgrammaticLaunches(bool on);
 bool programmaticLaunches();
 
