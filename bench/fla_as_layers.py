@@ -128,6 +128,17 @@ def time_ms(fn, d):
         return triton.testing.do_bench(lambda: fn(d), warmup=25, rep=100, return_mode="median")
 
 
+def timed_row(row, fn, make_inputs):
+    """Times fn on fresh inputs into row["fwd_ms"], or records why it could not."""
+    try:
+        d = make_inputs()
+        row["fwd_ms"] = time_ms(fn, d)
+        del d
+    except Exception as e:  # record and go on, as fla_bench.py does
+        row["error"] = repr(e)[:300]
+    torch.cuda.empty_cache()
+
+
 def reference(name, d):
     """float64 recurrence of variants/<name>.toml on d's (16-bit) values: o [B, T, H, V]."""
     q, k, v = (d[x].double() for x in ("q", "k", "v"))
@@ -200,25 +211,13 @@ def main():
                 row["error"] = why or ("fla's output differs from the variant's float64 recurrence: relative error "
                                       "%.3g > %.0e" % (err, CHECK_TOL))
             else:
-                try:
-                    d = inputs(B, T, H, K, V, seed=1)
-                    row["fwd_ms"] = time_ms(fn, d)
-                    del d
-                except Exception as e:
-                    row["error"] = repr(e)[:300]
-            torch.cuda.empty_cache()
+                timed_row(row, fn, lambda: inputs(B, T, H, K, V, seed=1))
             res["rows"].append(row)
             print(json.dumps(row), flush=True)
             if ops_too:
                 need, fn_pre = OPS_PRE[name]
                 orow = {"op": name, "B": B, "T": T, "H": H, "K": K, "V": V, "contract": "ops"}
-                try:
-                    d = inputs_pre(B, T, H, K, V, need)
-                    orow["fwd_ms"] = time_ms(fn_pre, d)
-                    del d
-                except Exception as e:
-                    orow["error"] = repr(e)[:300]
-                torch.cuda.empty_cache()
+                timed_row(orow, fn_pre, lambda: inputs_pre(B, T, H, K, V, need))
                 res_ops["rows"].append(orow)
                 print(json.dumps(orow), flush=True)
             # Written after every row, so a run cut short keeps what it measured.

@@ -331,8 +331,8 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
             *reinterpret_cast<const uint4*>(stg + i * LDV + h8);
       }
     }
-    // The last chunks' flags wait for ht: the output kernel, and what follows it in the stream, must not
-    // end before this grid's last stores.
+    // Flags every kFlagEvery chunks; the last batch's wait for ht (below): the output kernel, and what
+    // follows it in the stream, must not end before this grid's last stores.
     if ((c + 1) % kFlagEvery == 0 && c + 1 < nch) publish(c + 1 - kFlagEvery, c + 1);
   }
   if (p.ht != nullptr) {
