@@ -24,6 +24,8 @@ class KernelImpl {
   LaunchDescriptor desc;
   std::vector<CUfunction> fns;  // parallel to desc.kernels
   int decode = -1;              // index of the decode kernel
+  // Blocks per SM of each `leads` kernel (occupancy API, asked once at load); 0 where unknown or not leading.
+  std::vector<int> lead_blocks_per_sm;
 
   // Workspaces for state-passing kernels, one per stream: launches on one stream are ordered, so a
   // buffer is never used by two forward passes at once.
@@ -88,19 +90,14 @@ int64_t gridBlocks(const KernelLaunchSpec& k, const LaunchVars& vars) {
   return n;
 }
 
-/// Whether every block of kernel `k` can be resident at once, with room to spare: only then may it go
-/// before a kernel it waits for (KernelLaunchSpec::leads), which can start only once all of them run. Half
-/// the device's capacity, so that work of other streams on some SMs does not hold the last blocks back for
-/// long. (A device whose SMs are capped below its count, MPS with an active-thread limit, could still hold
-/// them back for good: do not turn programmatic launches on there.)
-bool fitsAtOnce(const DeviceContext& c, CUfunction fn, const KernelLaunchSpec& k, const LaunchVars& vars) {
-  if (c.drv->cuOccupancyMaxActiveBlocksPerMultiprocessor == nullptr) return false;
-  int per_sm = 0;
-  if (c.drv->cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, k.block_threads,
-                                                         static_cast<size_t>(k.smem_bytes)) != CUDA_SUCCESS)
-    return false;
+/// Whether every block of kernel `k` (blocks_per_sm of them fit an SM) can be resident at once, with room to
+/// spare: only then may it go before a kernel it waits for (KernelLaunchSpec::leads), which can start only
+/// once all of them run. Half the device's capacity, so that work of other streams on some SMs does not hold
+/// the last blocks back for long. (A device whose SMs are capped below its count, MPS with an active-thread
+/// limit, could still hold them back for good: do not turn programmatic launches on there.)
+bool fitsAtOnce(const DeviceContext& c, int blocks_per_sm, const KernelLaunchSpec& k, const LaunchVars& vars) {
   const int64_t blocks = gridBlocks(k, vars);
-  return blocks > 0 && 2 * blocks <= static_cast<int64_t>(per_sm) * c.info.sm_count;
+  return blocks > 0 && 2 * blocks <= static_cast<int64_t>(blocks_per_sm) * c.info.sm_count;
 }
 
 /// Launches kernel `k`; `programmatic`: with programmatic stream serialization (the caller checked
@@ -199,6 +196,12 @@ Expected<Kernel> Kernel::create(std::shared_ptr<Module> module, LaunchDescriptor
         return Error{"kernel " + k.name + ": " + s.error()};
     }
     impl->fns.push_back(*fn);
+    int per_sm = 0;
+    if (k.leads && c.drv->cuOccupancyMaxActiveBlocksPerMultiprocessor != nullptr &&
+        c.drv->cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, *fn, k.block_threads,
+                                                           static_cast<size_t>(k.smem_bytes)) != CUDA_SUCCESS)
+      per_sm = 0;
+    impl->lead_blocks_per_sm.push_back(per_sm);
     if (k.stage == Stage::Decode) impl->decode = static_cast<int>(i);
   }
   return Kernel(std::move(impl));
@@ -277,25 +280,23 @@ Status Kernel::forward(const ForwardArgs& args, CUstream stream) const {
   // Launch order and mode. A `leads` kernel whose grid fits the device at once goes before the kernel listed
   // before it, which then starts programmatically beside it (the delta scan ahead of its prep); a kernel
   // marked programmatic starts beside whichever kernel precedes it in the stream.
-  std::vector<size_t> order(d.kernels.size());
-  std::vector<char> beside(d.kernels.size(), 0);
-  for (size_t i = 0; i < order.size(); ++i) {
-    order[i] = i;
-    beside[i] = overlap && d.kernels[i].programmatic;
-  }
-  if (overlap)
-    for (size_t i = 1; i < order.size(); ++i)
-      if (d.kernels[i].leads && fitsAtOnce(c, impl_->fns[i], d.kernels[i], vars)) {
-        std::swap(order[i - 1], order[i]);
-        beside[i] = 0;
-        beside[i - 1] = 1;
-      }
-
+  auto leadsHere = [&](size_t i) {
+    return overlap && i < d.kernels.size() && d.kernels[i].leads &&
+           fitsAtOnce(c, impl_->lead_blocks_per_sm[i], d.kernels[i], vars);
+  };
+  auto launchOne = [&](size_t j, bool beside) -> Status {
+    if (d.kernels[j].stage == Stage::Decode) return {};
+    return launch(c, impl_->fns[j], d.kernels[j], vars, &p, stream, "forward", beside);
+  };
   auto launchAll = [&]() -> Status {
-    for (size_t i : order) {
-      if (d.kernels[i].stage == Stage::Decode) continue;
-      if (Status s = launch(c, impl_->fns[i], d.kernels[i], vars, &p, stream, "forward", beside[i] != 0); !s)
+    for (size_t i = 0; i < d.kernels.size(); ++i) {
+      if (leadsHere(i + 1)) {  // kernel i + 1 first, kernel i beside it
+        if (Status s = launchOne(i + 1, false); !s) return s;
+        if (Status s = launchOne(i, true); !s) return s;
+        ++i;
+      } else if (Status s = launchOne(i, overlap && d.kernels[i].programmatic); !s) {
         return s;
+      }
     }
     return {};
   };

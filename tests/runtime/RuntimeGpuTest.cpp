@@ -199,12 +199,20 @@ TEST_F(RuntimeGpu, DiskCacheServesTheNextRuntimeAndReplacesABadEntry) {
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const std::string dir = tmpl;
   const std::string src = std::string(kMockSource) + "\n// variant for the disk cache test\n";
+  // A runtime of its own (a new process, as far as the cache can tell) with the disk cache at `at`, and its
+  // compile of src; the runtime lands in `holder`.
+  auto compileInNewRuntime = [&](std::optional<std::string> at,
+                                 std::unique_ptr<Runtime>& holder) -> Expected<CompiledModule> {
+    auto r = Runtime::create(0);
+    if (!r) return Error{r.error()};
+    holder = std::move(*r);
+    holder->setDiskCache(at);
+    return holder->compile(src);
+  };
   std::string key;
   {
-    auto first = Runtime::create(0);
-    ASSERT_TRUE(first.ok()) << first.error();
-    (*first)->setDiskCache(dir);
-    auto m = (*first)->compile(src);
+    std::unique_ptr<Runtime> first;
+    auto m = compileInNewRuntime(dir, first);
     ASSERT_TRUE(m.ok()) << m.error();
     EXPECT_FALSE(m->from_disk);
     key = m->cache_key;
@@ -212,11 +220,9 @@ TEST_F(RuntimeGpu, DiskCacheServesTheNextRuntimeAndReplacesABadEntry) {
   CompileCache cache(dir);
   ASSERT_TRUE(cache.load(key).has_value());
 
-  // A new runtime (a new process, as far as the cache can tell) loads the cubin and runs it.
-  auto second = Runtime::create(0);
-  ASSERT_TRUE(second.ok()) << second.error();
-  (*second)->setDiskCache(dir);
-  auto m = (*second)->compile(src);
+  // A new runtime loads the cubin and runs it.
+  std::unique_ptr<Runtime> second;
+  auto m = compileInNewRuntime(dir, second);
   ASSERT_TRUE(m.ok()) << m.error();
   EXPECT_TRUE(m->from_disk);
   EXPECT_EQ(m->cache_key, key);
@@ -228,10 +234,8 @@ TEST_F(RuntimeGpu, DiskCacheServesTheNextRuntimeAndReplacesABadEntry) {
   CubinResult junk = *cache.load(key);
   junk.cubin.assign(64, 'x');
   ASSERT_TRUE(cache.store(key, junk).ok());
-  auto third = Runtime::create(0);
-  ASSERT_TRUE(third.ok()) << third.error();
-  (*third)->setDiskCache(dir);
-  auto again = (*third)->compile(src);
+  std::unique_ptr<Runtime> third;
+  auto again = compileInNewRuntime(dir, third);
   ASSERT_TRUE(again.ok()) << again.error();
   EXPECT_FALSE(again->from_disk);
   EXPECT_TRUE(again->module->function("saxpy").ok());
@@ -240,12 +244,10 @@ TEST_F(RuntimeGpu, DiskCacheServesTheNextRuntimeAndReplacesABadEntry) {
   EXPECT_NE(repaired->cubin, junk.cubin);
 
   // Off means off: nothing is read or written.
-  auto off = Runtime::create(0);
-  ASSERT_TRUE(off.ok()) << off.error();
-  (*off)->setDiskCache(std::nullopt);
-  EXPECT_FALSE((*off)->diskCacheDirectory().has_value());
-  auto fresh = (*off)->compile(src);
+  std::unique_ptr<Runtime> off;
+  auto fresh = compileInNewRuntime(std::nullopt, off);
   ASSERT_TRUE(fresh.ok()) << fresh.error();
+  EXPECT_FALSE(off->diskCacheDirectory().has_value());
   EXPECT_FALSE(fresh->from_disk);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
