@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -51,32 +52,38 @@ using detail::ScopedContext;
 
 namespace {
 
-/// Programmatic launches (KernelLaunchSpec::programmatic) are opt-in until they have been timed on a GPU:
-/// LINREC_PDL=1 or setProgrammaticLaunches(true) turns them on.
-std::atomic<bool>& programmaticSetting() {
-  static std::atomic<bool> on{[] {
+/// The process's ProgrammaticLaunch, or (LINREC_PDL=flags, kFlagsOnly) a timing mode that keeps Beside's
+/// hand-over flags but launches in sequence: what the flags and fences cost without the overlap.
+constexpr int kFlagsOnly = 100;
+std::atomic<int>& programmaticSetting() {
+  static std::atomic<int> mode{[] {
     const char* e = std::getenv("LINREC_PDL");
-    return e != nullptr && std::string(e) == "1";
+    const std::string v = e != nullptr ? e : "";
+    const ProgrammaticLaunch m = v == "0"      ? ProgrammaticLaunch::Off
+                                 : v == "1"    ? ProgrammaticLaunch::Beside
+                                 : v == "lead" ? ProgrammaticLaunch::Lead
+                                               : ProgrammaticLaunch::Auto;
+    return v == "flags" ? kFlagsOnly : static_cast<int>(m);
   }()};
-  return on;
+  return mode;
 }
 
-/// Whether launch() would start kernel `k` programmatically on this device.
-bool launchesProgrammatically(const DeviceContext& c, const KernelLaunchSpec& k) {
-  return k.programmatic && c.info.cc_major >= 9 && c.drv->cuLaunchKernelEx != nullptr &&
-         programmaticSetting().load(std::memory_order_relaxed);
+/// Whether this device can launch kernel `k` programmatically at all.
+bool canLaunchProgrammatically(const DeviceContext& c, const KernelLaunchSpec& k) {
+  return k.programmatic && c.info.cc_major >= 9 && c.drv->cuLaunchKernelEx != nullptr;
 }
 
 /// A new FwdParams::epoch per forward: the hand-over flags hold it, so none needs clearing. The base is
-/// random per process, so a workspace left by another process (or a fresh allocation) does not hold it.
+/// random per process, so a workspace left by another process (or a fresh allocation) does not hold it. Even
+/// and never 0: bit 0 is the forward's own (prep_runs_beside in abi.cuh).
 unsigned long long nextEpoch() {
   static std::atomic<unsigned long long> next{[] {
     std::random_device rd;
     const unsigned long long x = (static_cast<unsigned long long>(rd()) << 32) ^ rd();
-    return x | 1ull;  // never 0, which means "no hand-over"
+    return x & ~1ull;
   }()};
-  unsigned long long e = next.fetch_add(1, std::memory_order_relaxed);
-  return e != 0 ? e : next.fetch_add(1, std::memory_order_relaxed);
+  unsigned long long e = next.fetch_add(2, std::memory_order_relaxed);
+  return e != 0 ? e : next.fetch_add(2, std::memory_order_relaxed);
 }
 
 /// Blocks of kernel `k`'s grid, or 0 where it cannot be evaluated (launch() reports that).
@@ -148,12 +155,23 @@ Status launch(const DeviceContext& c, CUfunction fn, const KernelLaunchSpec& k, 
 
 }  // namespace
 
-void setProgrammaticLaunches(bool on) {
-  programmaticSetting().store(on, std::memory_order_relaxed);
+void setProgrammaticLaunch(ProgrammaticLaunch mode) {
+  programmaticSetting().store(static_cast<int>(mode), std::memory_order_relaxed);
 }
 
-bool programmaticLaunches() {
-  return programmaticSetting().load(std::memory_order_relaxed);
+ProgrammaticLaunch programmaticLaunch() {
+  const int m = programmaticSetting().load(std::memory_order_relaxed);
+  return m == kFlagsOnly ? ProgrammaticLaunch::Beside : static_cast<ProgrammaticLaunch>(m);
+}
+
+const char* programmaticLaunchName(ProgrammaticLaunch mode) {
+  switch (mode) {
+    case ProgrammaticLaunch::Off: return "0";
+    case ProgrammaticLaunch::Auto: return "auto";
+    case ProgrammaticLaunch::Beside: return "1";
+    case ProgrammaticLaunch::Lead: return "lead";
+  }
+  return "?";
 }
 
 Expected<Kernel> Kernel::create(std::shared_ptr<Module> module, LaunchDescriptor descriptor) {
@@ -269,32 +287,42 @@ Status Kernel::forward(const ForwardArgs& args, CUstream stream) const {
   p.N = static_cast<int>(shape->N);
   p.scale = shape->scale;
   p.num_chunks_total = static_cast<int>(shape->NC);
-  // One decision for the whole forward: the kernels' chunk hand-over is on exactly when a kernel will start
-  // beside the one before it (read once here, so a concurrent setProgrammaticLaunches cannot split it).
-  const bool overlap = std::any_of(d.kernels.begin(), d.kernels.end(),
-                                   [&](const KernelLaunchSpec& k) { return launchesProgrammatically(c, k); });
-  p.epoch = overlap ? nextEpoch() : 0;
   LaunchVars vars = forwardLaunchVars(d, *shape);
   vars.emplace_back("SMS", c.info.sm_count);
+  // One decision for the whole forward (the mode read once, so a concurrent setProgrammaticLaunch cannot
+  // split it): which kernels start beside the one before them, and whether a `leads` kernel goes first.
+  // Auto: only where the kernel before leaves half the SMs free, since a programmatic kernel's blocks
+  // that wait take room from it and an overlap pays only on SMs it does not use (docs/performance.md).
+  const int mode_raw = programmaticSetting().load(std::memory_order_relaxed);
+  const bool flags_only = mode_raw == kFlagsOnly;
+  const auto mode = flags_only ? ProgrammaticLaunch::Beside : static_cast<ProgrammaticLaunch>(mode_raw);
+  uint32_t beside = 0, leads = 0;  // bit i: kernel i (a descriptor has a handful)
+  for (size_t i = 1; i < d.kernels.size() && i < 32; ++i) {
+    if (mode == ProgrammaticLaunch::Off || !canLaunchProgrammatically(c, d.kernels[i])) continue;
+    const int64_t before = gridBlocks(d.kernels[i - 1], vars);
+    if (mode != ProgrammaticLaunch::Auto || (before > 0 && 2 * before <= c.info.sm_count)) beside |= 1u << i;
+  }
+  for (size_t i = 1; i < d.kernels.size() && i < 32 && beside != 0 && mode == ProgrammaticLaunch::Lead; ++i)
+    if (d.kernels[i].leads && fitsAtOnce(c, impl_->lead_blocks_per_sm[i], d.kernels[i], vars)) leads |= 1u << i;
+  // Bit 0 of the epoch: a kernel goes before its prep, which then runs beside it and flags its chunks.
+  p.epoch = beside == 0 ? 0 : nextEpoch() | (leads != 0 && !flags_only ? 1ull : 0ull);
+  if (flags_only) beside = leads = 0;
+  auto bit = [](uint32_t mask, size_t i) { return i < 32 && (mask >> i & 1u) != 0; };
 
-  // Launch order and mode. A `leads` kernel whose grid fits the device at once goes before the kernel listed
-  // before it, which then starts programmatically beside it (the delta scan ahead of its prep); a kernel
-  // marked programmatic starts beside whichever kernel precedes it in the stream.
-  auto leadsHere = [&](size_t i) {
-    return overlap && i < d.kernels.size() && d.kernels[i].leads &&
-           fitsAtOnce(c, impl_->lead_blocks_per_sm[i], d.kernels[i], vars);
-  };
+  // Launch order and mode. A `leads` kernel goes before the kernel listed before it, which then starts
+  // programmatically beside it (the delta scan ahead of its prep); a `beside` kernel starts programmatically
+  // beside whichever kernel precedes it in the stream.
   auto launchOne = [&](size_t j, bool beside) -> Status {
     if (d.kernels[j].stage == Stage::Decode) return {};
     return launch(c, impl_->fns[j], d.kernels[j], vars, &p, stream, "forward", beside);
   };
   auto launchAll = [&]() -> Status {
     for (size_t i = 0; i < d.kernels.size(); ++i) {
-      if (leadsHere(i + 1)) {  // kernel i + 1 first, kernel i beside it
+      if (bit(leads, i + 1)) {  // kernel i + 1 first, kernel i beside it
         if (Status s = launchOne(i + 1, false); !s) return s;
         if (Status s = launchOne(i, true); !s) return s;
         ++i;
-      } else if (Status s = launchOne(i, overlap && d.kernels[i].programmatic); !s) {
+      } else if (Status s = launchOne(i, bit(beside, i)); !s) {
         return s;
       }
     }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 
 #include "DeviceContext.h"
 #include "linrec/dsl/Sha256.h"
@@ -197,6 +198,12 @@ Expected<CompiledModule> Runtime::compile(const std::string& source, const Compi
   const char* li = std::getenv("LINREC_LINEINFO");
   no.line_info = options.line_info || (li != nullptr && li[0] == '1');
   no.extra = options.extra;
+  // LINREC_NVRTC_EXTRA: more NVRTC options (space-separated), for timing runs that try a kernel header's
+  // define (e.g. -DLINREC_FLAG_TOKENS=256); they are part of the compile cache's key.
+  if (const char* e = std::getenv("LINREC_NVRTC_EXTRA")) {
+    std::istringstream words(e);
+    for (std::string w; words >> w;) no.extra.push_back(w);
+  }
 
   std::vector<int> archs = nvrtcSupportedArchs();
   int cc = info.cc_major * 10 + info.cc_minor;

@@ -649,8 +649,10 @@ Runner addBenchCommand(CLI::App& app) {
                             {"max_reps", o->max_reps},
                             {"max_seconds", o->max_seconds}}},
                           {"tune_budget_s", o->tune_budget_s},
-                          // LINREC_PDL=1: delta-rule state passing overlaps its output kernel with the scan.
-                          {"programmatic_launches", programmaticLaunches() && dev.cc_major >= 9},
+                          // LINREC_PDL (linrec::ProgrammaticLaunch): whether delta-rule state passing may
+                          // overlap its output kernel with the scan; "0" where the device cannot.
+                          {"programmatic_launch",
+                           dev.cc_major >= 9 ? programmaticLaunchName(programmaticLaunch()) : "0"},
                           {"complete", false},
                           {"rows", nlohmann::json::array()}};
     // Rewritten after every row, so a run cut short (a device call's time limit) still leaves what it measured;

@@ -47,12 +47,22 @@ class Kernel {
   std::shared_ptr<detail::KernelImpl> impl_;
 };
 
-/// Whether kernels that a launch descriptor marks `programmatic` (the delta rules' state-passing output
-/// kernel, which waits for the scan chunk by chunk) are launched with programmatic stream serialization on
-/// sm_90 devices, so that they run beside the kernel before them. Off unless LINREC_PDL=1 at the first
-/// launch, or this sets it (process-wide, for launches that follow). Either way the results are the same.
-/// Not under MPS with an active-thread limit: the scan, launched first, must have all its blocks running.
-void setProgrammaticLaunches(bool on);
-bool programmaticLaunches();
+/// How kernels that a launch descriptor marks `programmatic` (the delta rules' state-passing output kernel,
+/// which waits for the scan chunk by chunk through flags in the workspace) are launched on sm_90 devices.
+/// Every mode gives the same results; they differ in speed (docs/performance.md, "Side by side").
+enum class ProgrammaticLaunch {
+  Off,     ///< one kernel after another
+  Auto,    ///< beside the scan where the scan's grid leaves at least half the SMs free (the default)
+  Beside,  ///< beside the scan whatever its grid
+  Lead,    ///< beside, and the scan ahead of its prep (which runs beside it) where the scan's grid fits the
+           ///< device at once. Not under MPS with an active-thread limit: the scan needs all its blocks running.
+};
+/// Process-wide, for the launches that follow. The default comes from LINREC_PDL at the first launch: 0 (Off),
+/// auto or unset (Auto), 1 (Beside), lead (Lead); "flags" (timing only) keeps the flags and fences of
+/// Beside but launches one kernel after another.
+void setProgrammaticLaunch(ProgrammaticLaunch mode);
+ProgrammaticLaunch programmaticLaunch();
+/// The name of a mode as LINREC_PDL spells it.
+const char* programmaticLaunchName(ProgrammaticLaunch mode);
 
 }  // namespace linrec

@@ -53,9 +53,17 @@ struct FwdParams {
   /// State passing of the delta rules: nonzero when its kernels may run side by side (programmatic
   /// launches). The prep and the scan then flag each chunk with this value in the workspace and the scan
   /// and the output kernel wait for it (layout.cuh sp_chunk_flags_apply); a new value per forward, so no
-  /// flag needs clearing. Zero: they run one after another and skip the hand-over.
+  /// flag needs clearing. Zero: they run one after another and skip the hand-over. Bit 0 set: the scan
+  /// went first and the prep runs beside it, so the prep flags its chunks and the scan waits for them;
+  /// clear, the prep finished before the scan started and only the scan's flags are used
+  /// (prep_runs_beside).
   unsigned long long epoch;
 };
+
+/// FwdParams::epoch's bit 0: the delta prep runs beside the scan (the scan waits for its flags).
+LINREC_DEV bool prep_runs_beside(const FwdParams& p) {
+  return (p.epoch & 1ull) != 0;
+}
 
 /// Arguments of decode_step: one token per sequence, the state updated in place. q, k [B,H,K], v, o [B,H,V]
 /// (fla's [B,1,H,*]); inputs fp32 [B,H] or [B,H,K]; params as in FwdParams. B is the number of sequences.

@@ -68,9 +68,10 @@ LINREC_DEV StatePassingWs sp_ws(const FwdParams& p) {
 
 /// The delta prep's part of the hand-over (layout.cuh sp_chunk_flags_apply, with FwdParams::epoch): once
 /// every thread has issued its stores of chunk slot `slot`, flags the slot for the scan. Every thread of the
-/// block calls it.
+/// block calls it. Only where the scan went first (prep_runs_beside): otherwise the stream orders the scan
+/// after this whole grid, and the barrier and fence would only hold each block back from its exit.
 LINREC_DEV void prep_publish(const FwdParams& p, const StatePassingWs& ws, long long slot) {
-  if (p.epoch == 0) return;
+  if (!prep_runs_beside(p)) return;
   block_sync();
   if (threadIdx.x == 0) {
     fence_acq_rel();

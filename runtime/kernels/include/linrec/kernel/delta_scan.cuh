@@ -21,6 +21,16 @@
 
 #include "linrec/kernel/chunk_phases.cuh"
 
+// Tokens per batch of the scan's hand-over flags (a power of two). Each batch costs every warp a fence that
+// waits for its last stores (~1 us on the H100, on the scan's chain); 512 measured best of 128..1024 on the
+// H100 (docs/performance.md). A define so that timing runs can try others through
+// LINREC_NVRTC_EXTRA="-DLINREC_FLAG_TOKENS=256" without a rebuild.
+#ifndef LINREC_FLAG_TOKENS
+#define LINREC_FLAG_TOKENS 512
+#endif
+static_assert(LINREC_FLAG_TOKENS >= 16 && (LINREC_FLAG_TOKENS & (LINREC_FLAG_TOKENS - 1)) == 0,
+              "LINREC_FLAG_TOKENS: a power of two, at least 16");
+
 namespace linrec {
 namespace kern {
 
@@ -97,10 +107,10 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
   constexpr bool kFullTiles = V % BV == 0;
   // The hand-over (sp_chunk_flags_apply). A fence waits for the warp's stores (or, acquiring, for the
   // flags it read) and stalls the warp, which is the scan's critical path, so each covers kFlagEvery chunks
-  // (128 tokens): the output kernel follows in such steps, and the scan waits for the prep likewise. The
-  // flags' addresses wait in shared memory (first_chunk_index's slot, free from here on), not in registers
-  // the walk needs: they are read once per kFlagEvery chunks.
-  constexpr int kFlagEvery = C >= 128 ? 1 : 128 / C;
+  // (LINREC_FLAG_TOKENS): the output kernel follows in such steps, and the scan waits for the prep likewise.
+  // The flags' addresses wait in shared memory (first_chunk_index's slot, free from here on), not in
+  // registers the walk needs: they are read once per kFlagEvery chunks.
+  constexpr int kFlagEvery = C >= LINREC_FLAG_TOKENS ? 1 : LINREC_FLAG_TOKENS / C;
   constexpr long long G = (V + 15) / 16;  // state_passing_ws's flag_groups
   const int nch = (x.len + C - 1) / C;
   static_assert(8 * (1 + WS) <= 4 * 32, "chunk_delta_scan_warp: the flags' addresses fit the misc slot");
@@ -123,8 +133,9 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
   };
   // Thread 0 waits for the prep's flags of chunks [from, from + kFlagEvery); a block barrier follows before
   // any thread loads them (only the fetches read what the prep wrote).
+  const bool prep_beside = handover && prep_runs_beside(p);
   auto await_prep = [&](int from) {
-    if (handover && threadIdx.x == 0 && from < nch)
+    if (prep_beside && threadIdx.x == 0 && from < nch)
       flags_wait<kFlagEvery>(fslot[0] + (long long)from * p.H, p.H, nch - from < kFlagEvery ? nch - from : kFlagEvery,
                              p.epoch);
   };
@@ -198,7 +209,7 @@ LINREC_DEV void chunk_delta_scan_warp(const FwdParams& p) {
 #endif
   };
   for (int b = 0; b < NS - 1; b += kFlagEvery) await_prep(b);
-  if (handover) block_sync();
+  if (prep_beside) block_sync();
 #pragma unroll
   for (int s = 0; s < NS - 1; ++s) fetch(s, s);
 #pragma unroll 1
