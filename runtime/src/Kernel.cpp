@@ -2,6 +2,7 @@
 #include "linrec/runtime/Kernel.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -142,9 +143,9 @@ Status launch(const DeviceContext& c, CUfunction fn, const KernelLaunchSpec& k, 
     cfg.numAttrs = 1;
     r = c.drv->cuLaunchKernelEx(&cfg, fn, args, nullptr);
   } else {
-    r = c.drv->cuLaunchKernel(fn, static_cast<unsigned>(g[0]), static_cast<unsigned>(g[1]),
-                              static_cast<unsigned>(g[2]), static_cast<unsigned>(k.block_threads), 1, 1,
-                              static_cast<unsigned>(k.smem_bytes), stream, args, nullptr);
+    r = c.drv->cuLaunchKernel(fn, static_cast<unsigned>(g[0]), static_cast<unsigned>(g[1]), static_cast<unsigned>(g[2]),
+                              static_cast<unsigned>(k.block_threads), 1, 1, static_cast<unsigned>(k.smem_bytes), stream,
+                              args, nullptr);
   }
   if (r != CUDA_SUCCESS)
     return Error{std::string(what) + ": launching " + k.name + " (grid [" + std::to_string(g[0]) + ", " +
@@ -166,10 +167,14 @@ ProgrammaticLaunch programmaticLaunch() {
 
 const char* programmaticLaunchName(ProgrammaticLaunch mode) {
   switch (mode) {
-    case ProgrammaticLaunch::Off: return "0";
-    case ProgrammaticLaunch::Auto: return "auto";
-    case ProgrammaticLaunch::Beside: return "1";
-    case ProgrammaticLaunch::Lead: return "lead";
+    case ProgrammaticLaunch::Off:
+      return "0";
+    case ProgrammaticLaunch::Auto:
+      return "auto";
+    case ProgrammaticLaunch::Beside:
+      return "1";
+    case ProgrammaticLaunch::Lead:
+      return "lead";
   }
   return "?";
 }
@@ -289,25 +294,22 @@ Status Kernel::forward(const ForwardArgs& args, CUstream stream) const {
   p.num_chunks_total = static_cast<int>(shape->NC);
   LaunchVars vars = forwardLaunchVars(d, *shape);
   vars.emplace_back("SMS", c.info.sm_count);
-  // One decision for the whole forward (the mode read once, so a concurrent setProgrammaticLaunch cannot
-  // split it): which kernels start beside the one before them, and whether a `leads` kernel goes first.
-  // Auto: only where the kernel before leaves half the SMs free, since a programmatic kernel's blocks
-  // that wait take room from it and an overlap pays only on SMs it does not use (docs/performance.md).
+  // One plan for the whole forward (the mode read once, so a concurrent setProgrammaticLaunch cannot split
+  // it): which kernels start beside the one before them, and whether a `leads` kernel goes first.
   const int mode_raw = programmaticSetting().load(std::memory_order_relaxed);
   const bool flags_only = mode_raw == kFlagsOnly;
   const auto mode = flags_only ? ProgrammaticLaunch::Beside : static_cast<ProgrammaticLaunch>(mode_raw);
-  uint32_t beside = 0, leads = 0;  // bit i: kernel i (a descriptor has a handful)
-  for (size_t i = 1; i < d.kernels.size() && i < 32; ++i) {
-    if (mode == ProgrammaticLaunch::Off || !canLaunchProgrammatically(c, d.kernels[i])) continue;
-    const int64_t before = gridBlocks(d.kernels[i - 1], vars);
-    if (mode != ProgrammaticLaunch::Auto || (before > 0 && 2 * before <= c.info.sm_count)) beside |= 1u << i;
+  std::array<PlanKernel, 32> facts{};
+  const size_t nk = std::min(d.kernels.size(), facts.size());
+  for (size_t i = 0; i < nk && mode != ProgrammaticLaunch::Off; ++i) {
+    const KernelLaunchSpec& k = d.kernels[i];
+    facts[i].programmatic = canLaunchProgrammatically(c, k);
+    facts[i].leads =
+        mode == ProgrammaticLaunch::Lead && k.leads && fitsAtOnce(c, impl_->lead_blocks_per_sm[i], k, vars);
+    facts[i].grid_blocks = gridBlocks(k, vars);
   }
-  for (size_t i = 1; i < d.kernels.size() && i < 32 && beside != 0 && mode == ProgrammaticLaunch::Lead; ++i)
-    if (d.kernels[i].leads && fitsAtOnce(c, impl_->lead_blocks_per_sm[i], d.kernels[i], vars)) leads |= 1u << i;
-  // Bit 0 of the epoch: a kernel goes before its prep, which then runs beside it and flags its chunks.
-  p.epoch = beside == 0 ? 0 : nextEpoch() | (leads != 0 && !flags_only ? 1ull : 0ull);
-  if (flags_only) beside = leads = 0;
-  auto bit = [](uint32_t mask, size_t i) { return i < 32 && (mask >> i & 1u) != 0; };
+  const LaunchPlan plan = planLaunch(mode, flags_only, facts.data(), nk, c.info.sm_count);
+  p.epoch = plan.handover ? nextEpoch() | (plan.prep_beside ? 1ull : 0ull) : 0;
 
   // Launch order and mode. A `leads` kernel goes before the kernel listed before it, which then starts
   // programmatically beside it (the delta scan ahead of its prep); a `beside` kernel starts programmatically
@@ -318,11 +320,11 @@ Status Kernel::forward(const ForwardArgs& args, CUstream stream) const {
   };
   auto launchAll = [&]() -> Status {
     for (size_t i = 0; i < d.kernels.size(); ++i) {
-      if (bit(leads, i + 1)) {  // kernel i + 1 first, kernel i beside it
+      if (plan.leadsAt(i + 1)) {  // kernel i + 1 first, kernel i beside it
         if (Status s = launchOne(i + 1, false); !s) return s;
         if (Status s = launchOne(i, true); !s) return s;
         ++i;
-      } else if (Status s = launchOne(i, bit(beside, i)); !s) {
+      } else if (Status s = launchOne(i, plan.besideAt(i)); !s) {
         return s;
       }
     }

@@ -9,6 +9,7 @@
 #include "linrec/Expected.h"
 #include "linrec/runtime/LaunchArgs.h"
 #include "linrec/runtime/LaunchDescriptor.h"
+#include "linrec/runtime/LaunchPlan.h"
 #include "linrec/runtime/Validation.h"
 
 namespace linrec {
@@ -47,19 +48,9 @@ class Kernel {
   std::shared_ptr<detail::KernelImpl> impl_;
 };
 
-/// How kernels that a launch descriptor marks `programmatic` (the delta rules' state-passing output kernel,
-/// which waits for the scan chunk by chunk through flags in the workspace) are launched on sm_90 devices.
-/// Every mode gives the same results; they differ in speed (docs/performance.md, "Side by side").
-enum class ProgrammaticLaunch {
-  Off,     ///< one kernel after another
-  Auto,    ///< beside the scan where the scan's grid leaves at least half the SMs free (the default)
-  Beside,  ///< beside the scan whatever its grid
-  Lead,    ///< beside, and the scan ahead of its prep (which runs beside it) where the scan's grid fits the
-           ///< device at once. Not under MPS with an active-thread limit: the scan needs all its blocks running.
-};
-/// Process-wide, for the launches that follow. The default comes from LINREC_PDL at the first launch: 0 (Off),
-/// auto or unset (Auto), 1 (Beside), lead (Lead); "flags" (timing only) keeps the flags and fences of
-/// Beside but launches one kernel after another.
+/// The ProgrammaticLaunch (LaunchPlan.h) of the forwards that follow, process-wide. The default comes from
+/// LINREC_PDL at the first launch: 0 (Off), auto or unset (Auto), 1 (Beside), lead (Lead); "flags" (timing
+/// only) keeps the flags and fences of Beside but launches one kernel after another.
 void setProgrammaticLaunch(ProgrammaticLaunch mode);
 ProgrammaticLaunch programmaticLaunch();
 /// The name of a mode as LINREC_PDL spells it.
