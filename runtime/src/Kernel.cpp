@@ -87,6 +87,16 @@ unsigned long long nextEpoch() {
   return e != 0 ? e : next.fetch_add(2, std::memory_order_relaxed);
 }
 
+/// Whether work queued on `stream` is being captured into a CUDA graph (or cannot be told). A captured
+/// forward replays with the FwdParams::epoch it was captured with, so from the second replay on the flags
+/// would already hold it and the output kernel would read chunks the scan has not written: such forwards
+/// launch in sequence.
+bool capturing(const DeviceContext& c, CUstream stream) {
+  if (c.drv->cuStreamIsCapturing == nullptr) return true;
+  CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+  return c.drv->cuStreamIsCapturing(stream, &st) != CUDA_SUCCESS || st != CU_STREAM_CAPTURE_STATUS_NONE;
+}
+
 /// Blocks of kernel `k`'s grid, or 0 where it cannot be evaluated (launch() reports that).
 int64_t gridBlocks(const KernelLaunchSpec& k, const LaunchVars& vars) {
   int64_t n = 1;
@@ -308,7 +318,8 @@ Status Kernel::forward(const ForwardArgs& args, CUstream stream) const {
         mode == ProgrammaticLaunch::Lead && k.leads && fitsAtOnce(c, impl_->lead_blocks_per_sm[i], k, vars);
     facts[i].grid_blocks = gridBlocks(k, vars);
   }
-  const LaunchPlan plan = planLaunch(mode, flags_only, facts.data(), nk, c.info.sm_count);
+  LaunchPlan plan = planLaunch(mode, flags_only, facts.data(), nk, c.info.sm_count);
+  if (plan.handover && capturing(c, stream)) plan = LaunchPlan{};
   p.epoch = plan.handover ? nextEpoch() | (plan.prep_beside ? 1ull : 0ull) : 0;
 
   // Launch order and mode. A `leads` kernel goes before the kernel listed before it, which then starts

@@ -73,6 +73,11 @@ extern "C" __global__ void mock_stage2(FwdParams p) {
   p.ht[0] = s;
 }
 
+// Records the FwdParams::epoch it was launched with in ht (as 64 bits).
+extern "C" __global__ void mock_epoch(FwdParams p) {
+  if (threadIdx.x == 0) *reinterpret_cast<unsigned long long*>(p.ht) = p.epoch;
+}
+
 // Decode: state[b,h,0,c] += v; o = scale * state[b,h,0,c].
 extern "C" __global__ void mock_decode(DecodeParams p) {
   int b = blockIdx.x / p.H, h = blockIdx.x % p.H, c = threadIdx.x;
@@ -101,7 +106,7 @@ TEST(RuntimeGpuSources, MockKernelsCompileWithNvrtc) {
     if (r->log.find("ptxas") == std::string::npos)
       std::cout << "note: NVRTC " << nvrtcVersionString() << " printed no ptxas statistics for " << arch << "\n";
     else
-      EXPECT_EQ(r->stats.size(), 6u) << r->log;
+      EXPECT_EQ(r->stats.size(), 7u) << r->log;
   }
 }
 
@@ -420,6 +425,85 @@ TEST_F(RuntimeGpu, StatePassingStagesShareAPerStreamWorkspace) {
     ASSERT_TRUE(ctxSync().ok());
     EXPECT_EQ(download(ht)[0], float(nch) * (nch + 1) / 2) << "T=" << T;
   }
+}
+
+// A forward whose last kernel is marked programmatic (as the delta rules' output kernel): launched beside the
+// one before it with a nonzero epoch on sm_90, but in sequence with epoch 0 while its stream is captured
+// into a graph, whose replays would reuse the epoch (Kernel.cpp, capturing).
+TEST_F(RuntimeGpu, ForwardBesideUsesAnEpochExceptInAGraphCapture) {
+  const CudaDriver& drv = rt->driver();
+  if (!drv.cuStreamBeginCapture || !drv.cuGraphInstantiate || !drv.cuGraphLaunch)
+    GTEST_SKIP() << "driver lacks the graph API";
+  auto d = LaunchDescriptor::fromJson(R"J({"dtype": "fp32", "K": 32, "V": 32, "chunk": 16, "strategy": "state_passing",
+    "workspace_bytes": "NC*H*4",
+    "kernels": [{"name": "mock_stage1", "stage": "chunk_local", "grid": {"x": "NC*H"}, "block_threads": 1},
+                {"name": "mock_epoch", "stage": "chunk_output", "grid": {"x": "1"}, "block_threads": 32,
+                 "programmatic": true}]})J");
+  ASSERT_TRUE(d.ok()) << d.error();
+  auto k = Kernel::create(module, *d);
+  ASSERT_TRUE(k.ok()) << k.error();
+  const int B = 1, T = 40, H = 2;
+  auto buf = upload(std::vector<float>(size_t(B) * T * H * 32, 0.f));
+  auto o = upload(std::vector<float>(size_t(B) * T * H * 32, 0.f));
+  auto ht = upload(std::vector<float>(size_t(B) * H * 32 * 32, 0.f));
+  ForwardArgs a;
+  a.q = a.k = a.v = TensorRef::contiguous(buf.ptr(), DType::FP32, {B, T, H, 32});
+  a.o = TensorRef::contiguous(o.ptr(), DType::FP32, {B, T, H, 32});
+  a.ht = TensorRef::contiguous(ht.ptr(), DType::FP32, {B, H, 32, 32});
+  auto need = k->workspaceBytes(a);
+  ASSERT_TRUE(need.ok()) << need.error();
+  auto ws = rt->allocate(*need);
+  ASSERT_TRUE(ws.ok()) << ws.error();
+  a.workspace = ws->ptr();  // given, so that nothing is allocated inside the capture
+  a.workspace_bytes = *need;
+  auto epoch = [&] {
+    unsigned long long e = 0;
+    Status s = ht.download(&e, sizeof e);
+    EXPECT_TRUE(s.ok()) << s.error();
+    return e;
+  };
+  CUstream stream = nullptr;
+  ASSERT_TRUE(drv.check(drv.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate").ok());
+  struct Restore {
+    const CudaDriver& d;
+    CUstream s;
+    ProgrammaticLaunch mode;
+    ~Restore() {
+      d.cuStreamDestroy(s);
+      setProgrammaticLaunch(mode);
+    }
+  } restore{drv, stream, programmaticLaunch()};
+  const bool can = rt->device().cc_major >= 9 && drv.cuLaunchKernelEx != nullptr;
+  for (ProgrammaticLaunch m : {ProgrammaticLaunch::Beside, ProgrammaticLaunch::Auto, ProgrammaticLaunch::Off}) {
+    setProgrammaticLaunch(m);
+    ASSERT_TRUE(k->forward(a, stream).ok());
+    ASSERT_TRUE(rt->synchronize(stream).ok());
+    const unsigned long long e = epoch();
+    // Auto: the kernel before has NC*H = 6 blocks, under half of any GPU's SMs.
+    if (can && m != ProgrammaticLaunch::Off) {
+      EXPECT_NE(e, 0u) << programmaticLaunchName(m);
+      EXPECT_EQ(e & 1u, 0u) << "no kernel leads, so the prep does not run beside: bit 0 clear";
+    } else {
+      EXPECT_EQ(e, 0u) << programmaticLaunchName(m);
+    }
+  }
+  setProgrammaticLaunch(ProgrammaticLaunch::Beside);
+  ASSERT_TRUE(drv.check(drv.cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL), "begin capture").ok());
+  Status s = k->forward(a, stream);
+  CUgraph graph = nullptr;
+  CUresult endr = drv.cuStreamEndCapture(stream, &graph);
+  ASSERT_TRUE(s.ok()) << s.error();
+  ASSERT_TRUE(drv.check(endr, "end capture").ok());
+  CUgraphExec exec = nullptr;
+  CUresult ir = drv.cuGraphInstantiate(&exec, graph, 0);
+  drv.cuGraphDestroy(graph);
+  ASSERT_TRUE(drv.check(ir, "instantiate").ok());
+  std::vector<float> poison(size_t(B) * H * 32 * 32, -1.f);
+  ASSERT_TRUE(ht.upload(poison.data(), poison.size() * sizeof(float)).ok());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(drv.check(drv.cuGraphLaunch(exec, stream), "graph launch").ok());
+  ASSERT_TRUE(rt->synchronize(stream).ok());
+  drv.cuGraphExecDestroy(exec);
+  EXPECT_EQ(epoch(), 0u) << "a captured forward must launch in sequence";
 }
 
 TEST_F(RuntimeGpu, StepIsCapturableInACudaGraph) {

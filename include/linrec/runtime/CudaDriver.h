@@ -56,6 +56,7 @@ namespace linrec {
   X(cuEventElapsedTime)                   \
   X(cuStreamBeginCapture)                 \
   X(cuStreamEndCapture)                   \
+  X(cuStreamIsCapturing)                  \
   X(cuGraphInstantiate)                   \
   X(cuGraphLaunch)                        \
   X(cuGraphDestroy)                       \
