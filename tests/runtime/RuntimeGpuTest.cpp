@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -134,6 +135,26 @@ class RuntimeGpu : public ::testing::Test {
     return h;
   }
   Status ctxSync() { return rt->driver().check(rt->driver().cuCtxSynchronize(), "cuCtxSynchronize"); }
+  /// Captures what `enqueue` queues on `stream` into a CUDA graph, replays it `times` times and waits.
+  Status captureAndReplay(CUstream stream, const std::function<Status()>& enqueue, int times) {
+    const CudaDriver& d = rt->driver();
+    if (Status s = d.check(d.cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL), "begin capture"); !s)
+      return s;
+    Status queued = enqueue();
+    CUgraph graph = nullptr;
+    CUresult endr = d.cuStreamEndCapture(stream, &graph);
+    if (!queued) return queued;
+    if (Status s = d.check(endr, "end capture"); !s) return s;
+    CUgraphExec exec = nullptr;
+    CUresult ir = d.cuGraphInstantiate(&exec, graph, 0);
+    d.cuGraphDestroy(graph);
+    if (Status s = d.check(ir, "instantiate"); !s) return s;
+    Status s;
+    for (int i = 0; i < times && s; ++i) s = d.check(d.cuGraphLaunch(exec, stream), "graph launch");
+    if (s) s = rt->synchronize(stream);
+    d.cuGraphExecDestroy(exec);
+    return s;
+  }
 
   std::unique_ptr<Runtime> rt;
   std::shared_ptr<Module> module;
@@ -488,21 +509,11 @@ TEST_F(RuntimeGpu, ForwardBesideUsesAnEpochExceptInAGraphCapture) {
     }
   }
   setProgrammaticLaunch(ProgrammaticLaunch::Beside);
-  ASSERT_TRUE(drv.check(drv.cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL), "begin capture").ok());
-  Status s = k->forward(a, stream);
-  CUgraph graph = nullptr;
-  CUresult endr = drv.cuStreamEndCapture(stream, &graph);
-  ASSERT_TRUE(s.ok()) << s.error();
-  ASSERT_TRUE(drv.check(endr, "end capture").ok());
-  CUgraphExec exec = nullptr;
-  CUresult ir = drv.cuGraphInstantiate(&exec, graph, 0);
-  drv.cuGraphDestroy(graph);
-  ASSERT_TRUE(drv.check(ir, "instantiate").ok());
   std::vector<float> poison(size_t(B) * H * 32 * 32, -1.f);
   ASSERT_TRUE(ht.upload(poison.data(), poison.size() * sizeof(float)).ok());
-  for (int i = 0; i < 2; ++i) ASSERT_TRUE(drv.check(drv.cuGraphLaunch(exec, stream), "graph launch").ok());
-  ASSERT_TRUE(rt->synchronize(stream).ok());
-  drv.cuGraphExecDestroy(exec);
+  Status s = captureAndReplay(
+      stream, [&] { return k->forward(a, stream); }, 2);
+  ASSERT_TRUE(s.ok()) << s.error();
   EXPECT_EQ(epoch(), 0u) << "a captured forward must launch in sequence";
 }
 
@@ -533,19 +544,9 @@ TEST_F(RuntimeGpu, StepIsCapturableInACudaGraph) {
     CUstream s;
     ~StreamGuard() { d.cuStreamDestroy(s); }
   } sg{drv, stream};
-  ASSERT_TRUE(drv.check(drv.cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL), "begin capture").ok());
-  Status s = k->step(a, stream);
-  CUgraph graph = nullptr;
-  CUresult endr = drv.cuStreamEndCapture(stream, &graph);
+  Status s = captureAndReplay(
+      stream, [&] { return k->step(a, stream); }, 3);
   ASSERT_TRUE(s.ok()) << s.error();
-  ASSERT_TRUE(drv.check(endr, "end capture").ok());
-  CUgraphExec exec = nullptr;
-  CUresult ir = drv.cuGraphInstantiate(&exec, graph, 0);
-  drv.cuGraphDestroy(graph);
-  ASSERT_TRUE(drv.check(ir, "instantiate").ok());
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(drv.check(drv.cuGraphLaunch(exec, stream), "graph launch").ok());
-  ASSERT_TRUE(rt->synchronize(stream).ok());
-  drv.cuGraphExecDestroy(exec);
   auto hs = download(state), ho = download(o);
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h)
