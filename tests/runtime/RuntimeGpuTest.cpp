@@ -135,6 +135,20 @@ class RuntimeGpu : public ::testing::Test {
     return h;
   }
   Status ctxSync() { return rt->driver().check(rt->driver().cuCtxSynchronize(), "cuCtxSynchronize"); }
+  /// Zeroed q = k = v, o and ht (fp32, K = V = 32) for the mock state-passing stages, and the args over them.
+  struct StageArgs {
+    DeviceBuffer buf, o, ht;
+    ForwardArgs args;
+  };
+  StageArgs stageArgs(int B, int T, int H) {
+    StageArgs r{upload(std::vector<float>(size_t(B) * T * H * 32, 0.f)),
+                upload(std::vector<float>(size_t(B) * T * H * 32, 0.f)),
+                upload(std::vector<float>(size_t(B) * H * 32 * 32, 0.f)), ForwardArgs{}};
+    r.args.q = r.args.k = r.args.v = TensorRef::contiguous(r.buf.ptr(), DType::FP32, {B, T, H, 32});
+    r.args.o = TensorRef::contiguous(r.o.ptr(), DType::FP32, {B, T, H, 32});
+    r.args.ht = TensorRef::contiguous(r.ht.ptr(), DType::FP32, {B, H, 32, 32});
+    return r;
+  }
   /// Captures what `enqueue` queues on `stream` into a CUDA graph, replays it `times` times and waits.
   Status captureAndReplay(CUstream stream, const std::function<Status()>& enqueue, int times) {
     const CudaDriver& d = rt->driver();
@@ -430,13 +444,8 @@ TEST_F(RuntimeGpu, StatePassingStagesShareAPerStreamWorkspace) {
   ASSERT_TRUE(k.ok()) << k.error();
   for (int T : {40, 400}) {  // the second size grows the workspace
     const int B = 2, H = 3;
-    auto buf = upload(std::vector<float>(size_t(B) * T * H * 32, 0.f));
-    auto o = upload(std::vector<float>(size_t(B) * T * H * 32, 0.f));
-    auto ht = upload(std::vector<float>(size_t(B) * H * 32 * 32, 0.f));
-    ForwardArgs a;
-    a.q = a.k = a.v = TensorRef::contiguous(buf.ptr(), DType::FP32, {B, T, H, 32});
-    a.o = TensorRef::contiguous(o.ptr(), DType::FP32, {B, T, H, 32});
-    a.ht = TensorRef::contiguous(ht.ptr(), DType::FP32, {B, H, 32, 32});
+    StageArgs sa = stageArgs(B, T, H);
+    const ForwardArgs& a = sa.args;
     auto need = k->workspaceBytes(a);
     ASSERT_TRUE(need.ok()) << need.error();
     int nch = B * ((T + 15) / 16) * H;
@@ -444,7 +453,7 @@ TEST_F(RuntimeGpu, StatePassingStagesShareAPerStreamWorkspace) {
     Status s = k->forward(a, nullptr);
     ASSERT_TRUE(s.ok()) << s.error();
     ASSERT_TRUE(ctxSync().ok());
-    EXPECT_EQ(download(ht)[0], float(nch) * (nch + 1) / 2) << "T=" << T;
+    EXPECT_EQ(download(sa.ht)[0], float(nch) * (nch + 1) / 2) << "T=" << T;
   }
 }
 
@@ -464,13 +473,9 @@ TEST_F(RuntimeGpu, ForwardBesideUsesAnEpochExceptInAGraphCapture) {
   auto k = Kernel::create(module, *d);
   ASSERT_TRUE(k.ok()) << k.error();
   const int B = 1, T = 40, H = 2;
-  auto buf = upload(std::vector<float>(size_t(B) * T * H * 32, 0.f));
-  auto o = upload(std::vector<float>(size_t(B) * T * H * 32, 0.f));
-  auto ht = upload(std::vector<float>(size_t(B) * H * 32 * 32, 0.f));
-  ForwardArgs a;
-  a.q = a.k = a.v = TensorRef::contiguous(buf.ptr(), DType::FP32, {B, T, H, 32});
-  a.o = TensorRef::contiguous(o.ptr(), DType::FP32, {B, T, H, 32});
-  a.ht = TensorRef::contiguous(ht.ptr(), DType::FP32, {B, H, 32, 32});
+  StageArgs sa = stageArgs(B, T, H);
+  ForwardArgs& a = sa.args;
+  DeviceBuffer& ht = sa.ht;
   auto need = k->workspaceBytes(a);
   ASSERT_TRUE(need.ok()) << need.error();
   auto ws = rt->allocate(*need);
