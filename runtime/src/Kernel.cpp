@@ -112,14 +112,14 @@ int64_t gridBlocks(const KernelLaunchSpec& k, const LaunchVars& vars) {
 /// spare: only then may it go before a kernel it waits for (KernelLaunchSpec::leads), which can start only
 /// once all of them run. Half the device's capacity, so that work of other streams on some SMs does not hold
 /// the last blocks back for long. (A device whose SMs are capped below its count, MPS with an active-thread
-/// limit, could still hold them back for good: do not turn programmatic launches on there.)
+/// limit, could still hold them back for good: do not use ProgrammaticLaunch::Lead there.)
 bool fitsAtOnce(const DeviceContext& c, int blocks_per_sm, const KernelLaunchSpec& k, const LaunchVars& vars) {
   const int64_t blocks = gridBlocks(k, vars);
   return blocks > 0 && 2 * blocks <= static_cast<int64_t>(blocks_per_sm) * c.info.sm_count;
 }
 
-/// Launches kernel `k`; `programmatic`: with programmatic stream serialization (the caller checked
-/// launchesProgrammatically and told the kernels, FwdParams::epoch).
+/// Launches kernel `k`; `programmatic`: with programmatic stream serialization (the caller's LaunchPlan
+/// said so and told the kernels, FwdParams::epoch).
 Status launch(const DeviceContext& c, CUfunction fn, const KernelLaunchSpec& k, const LaunchVars& vars, void* params,
               CUstream stream, const char* what, bool programmatic = false) {
   int64_t g[3];
@@ -311,7 +311,9 @@ Status Kernel::forward(const ForwardArgs& args, CUstream stream) const {
   const auto mode = flags_only ? ProgrammaticLaunch::Beside : static_cast<ProgrammaticLaunch>(mode_raw);
   std::array<PlanKernel, 32> facts{};
   const size_t nk = std::min(d.kernels.size(), facts.size());
-  for (size_t i = 0; i < nk && mode != ProgrammaticLaunch::Off; ++i) {
+  // Nothing to plan (no grids evaluated per forward) where the device cannot launch programmatically.
+  const bool may = mode != ProgrammaticLaunch::Off && c.info.cc_major >= 9 && c.drv->cuLaunchKernelEx != nullptr;
+  for (size_t i = 0; i < nk && may; ++i) {
     const KernelLaunchSpec& k = d.kernels[i];
     facts[i].programmatic = canLaunchProgrammatically(c, k);
     facts[i].leads =
