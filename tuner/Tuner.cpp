@@ -50,6 +50,7 @@ nlohmann::json candidateJson(const CandidateResult& c) {
     j["min_ms"] = c.timing.min_ms;
     j["max_ms"] = c.timing.max_ms;
     j["reps"] = c.timing.reps;
+    if (!c.timing.launch.empty()) j["launch"] = c.timing.launch;
   }
   if (c.check_error >= 0) j["check_error"] = c.check_error;
   if (c.registers > 0) {
@@ -112,6 +113,17 @@ std::string candidatesJson(const std::vector<CandidateResult>& cs) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& c : cs) a.push_back(candidateJson(c));
   return a.dump();
+}
+
+std::string timedLaunch(const std::string& candidates_json) {
+  const nlohmann::json a = nlohmann::json::parse(candidates_json, nullptr, false);
+  if (!a.is_array()) return {};
+  for (const auto& c : a) {
+    if (!c.is_object() || c.value("status", "") != candidateStatusName(CandidateStatus::Timed)) continue;
+    const auto it = c.find("launch");
+    return it != c.end() && it->is_string() ? it->get<std::string>() : std::string();
+  }
+  return {};
 }
 
 std::string resultJson(const TuneResult& r, int indent) {

@@ -86,6 +86,24 @@ TEST(TieBreak, CandidatesJsonRecordsEveryCandidate) {
   EXPECT_NE(j.find("\"reason\":\"spills\""), std::string::npos) << j;
 }
 
+TEST(TieBreak, RecordsSayWhichLaunchModeTheyWereTimedUnder) {
+  std::vector<CandidateResult> cs = {timed(64, 64, 4, Strategy::Fused, 1.0),
+                                     timed(32, 64, 4, Strategy::StatePassing, 0.9)};
+  cs[0].status = CandidateStatus::PtxasRejected;  // not timed: its entry has no launch mode
+  cs[1].timing.launch = "0";
+  const std::string j = candidatesJson(cs);
+  EXPECT_EQ(j.find("\"launch\""), j.rfind("\"launch\"")) << "one timed entry, one launch mode: " << j;
+  EXPECT_EQ(timedLaunch(j), "0");
+  cs[1].timing.launch = "auto";
+  EXPECT_EQ(timedLaunch(candidatesJson(cs)), "auto");
+  // Records stored before timings carried the mode, and unreadable ones, say nothing.
+  cs[1].timing.launch.clear();
+  EXPECT_EQ(timedLaunch(candidatesJson(cs)), "");
+  EXPECT_EQ(timedLaunch("[{\"status\":\"timed\",\"median_ms\":1.0}]"), "");
+  EXPECT_EQ(timedLaunch("not json"), "");
+  EXPECT_EQ(timedLaunch("{\"launch\":\"auto\"}"), "");
+}
+
 Candidate cand(int chunk, int bv, int warps, Strategy st, bool is_default = false) {
   Candidate c;
   c.config.chunk = chunk;

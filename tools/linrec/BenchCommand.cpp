@@ -327,10 +327,16 @@ nlohmann::json benchRow(Session& s, const dsl::Spec& spec, const tuner::Shape& s
       notes = "DB lookup failed: " + err + "; ";
     } else if (rec) {
       auto kc = kdb::KernelConfig::fromJson(rec->config_json);
-      if (kc)
+      if (kc) {
         chosen =
             Chosen{tuner::fromKernelConfig(*kc, dev.smem_per_block_optin), "db", "tuning record in " + s.db->path()};
-      else
+        // A winner timed under another launch mode may not be this mode's (docs/performance.md: the delta
+        // rules' value tile at 16k); say so rather than retune behind the user's back.
+        const std::string timed = tuner::timedLaunch(rec->candidates_json);
+        const char* now = dev.cc_major >= 9 ? programmaticLaunchName(programmaticLaunch()) : "0";
+        if (!timed.empty() && timed != now)
+          notes += "the record was timed under launch mode " + timed + ", this run uses " + now + "; ";
+      } else
         notes = "unreadable record config (" + kc.error() + "); ";
     } else {
       notes = "no DB record for this bucket; ";

@@ -256,8 +256,13 @@ Runner addTuneCommand(CLI::App& app) {
     }
 
     const DeviceInfo& dev = (*rt)->device();
-    std::fprintf(stderr, "linrec tune: %s (%s, %d SMs, %d KiB smem/block), budget %.0f s per variant and shape%s\n",
+    // The launch mode is recorded with every timing (tuner::Timing::launch): a record timed under one mode is
+    // what `linrec bench` compares with the mode it runs under.
+    std::fprintf(stderr,
+                 "linrec tune: %s (%s, %d SMs, %d KiB smem/block), budget %.0f s per variant and shape, launch "
+                 "mode %s (LINREC_PDL)%s\n",
                  dev.name.c_str(), dev.arch().c_str(), dev.sm_count, dev.smem_per_block_optin / 1024, o->budget_s,
+                 dev.cc_major >= 9 ? programmaticLaunchName(programmaticLaunch()) : "0",
                  db ? (", results to " + db->path()).c_str() : ", results not stored");
     int rc = kOk;
     nlohmann::json all = nlohmann::json::array();

@@ -43,6 +43,10 @@ struct TimingOptions {
 struct Timing {
   double median_ms = 0, min_ms = 0, max_ms = 0;
   int reps = 0;
+  /// How the launches were ordered: linrec::programmaticLaunchName of the process's mode (LINREC_PDL), "0"
+  /// where the device cannot launch programmatically. A delta rule's best value tile differs between the
+  /// output kernel beside the scan and after it (docs/performance.md), so a record keeps it.
+  std::string launch;
 };
 
 /// Device inputs and outputs for one shape: `sets()` independent copies (each with fresh random data)

@@ -120,8 +120,12 @@ std::vector<size_t> timingOrder(const std::vector<Candidate>& candidates, const 
 /// `candidates`; nullopt when none was timed.
 std::optional<size_t> selectWinner(const std::vector<CandidateResult>& candidates, double tolerance);
 
-/// The JSON array stored as TuningRecord::candidates_json.
+/// The JSON array stored as TuningRecord::candidates_json; a Timed candidate's entry says how its launches
+/// were ordered ("launch": Timing::launch).
 std::string candidatesJson(const std::vector<CandidateResult>& candidates);
+/// The launch mode a record's candidates were timed under (the first Timed entry's "launch"), or "" where
+/// the record does not say (records stored before it did) or its candidates do not parse.
+std::string timedLaunch(const std::string& candidates_json);
 /// A whole result as JSON (for `linrec tune --json`).
 std::string resultJson(const TuneResult& result, int indent = 2);
 
