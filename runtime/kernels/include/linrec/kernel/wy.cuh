@@ -201,7 +201,8 @@ LINREC_DEV void chunk_fwd_wy_body(const FwdParams& p) {
       // meet by one shuffle. One warp per stripe over all 16 columns left the block's other warps waiting
       // at the next barrier for four times as long.
       constexpr int VE = kVecElems<D>, NPW = 16 / (2 * W);
-      static_assert(NPW >= 1 && NPW * 2 * W == 16, "chunk_fwd_wy_body: the exact blocks split 16 columns over 2, 4 or 8 warps");
+      static_assert(NPW >= 1 && NPW * 2 * W == 16,
+                    "chunk_fwd_wy_body: the exact blocks split 16 columns over 2, 4 or 8 warps");
       const int r = lane & 15, k0 = (lane >> 4) * (K / 2);
 #pragma unroll 1
       for (int I = 0; I < NB; ++I) {
