@@ -285,7 +285,7 @@ Expected<Timing> EventTimer::time(const Kernel& kernel, const Workload& work, co
   std::sort(ms.begin(), ms.end());
   Timing out;
   out.reps = reps;
-  out.launch = rt_.device().cc_major >= 9 ? programmaticLaunchName(programmaticLaunch()) : "0";
+  out.launch = programmaticLaunchName(rt_.device());
   out.min_ms = ms.front();
   out.max_ms = ms.back();
   out.median_ms = reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);

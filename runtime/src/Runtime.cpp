@@ -23,6 +23,10 @@ std::string DeviceInfo::arch(bool arch_specific) const {
   return archForComputeCapability(cc_major, cc_minor, arch_specific);
 }
 
+const char* programmaticLaunchName(const DeviceInfo& dev) {
+  return dev.cc_major >= 9 ? programmaticLaunchName(programmaticLaunch()) : "0";
+}
+
 // ---- Module ----------------------------------------------------------------------------------------
 
 Module::~Module() {

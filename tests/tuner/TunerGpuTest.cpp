@@ -73,8 +73,7 @@ TEST(TunerGpu, ASmallTuningRunStoresARecordTheRuntimeServes) {
     ASSERT_TRUE(got->has_value());
     EXPECT_EQ((*got)->config_json, toKernelConfig(r->candidates[*r->winner].config).toJson());
     // ... saying which launch mode its timings ran under (this process's).
-    EXPECT_EQ(timedLaunch((*got)->candidates_json),
-              rt->device().cc_major >= 9 ? programmaticLaunchName(programmaticLaunch()) : "0");
+    EXPECT_EQ(timedLaunch((*got)->candidates_json), programmaticLaunchName(rt->device()));
     Expected<std::vector<kdb::IndexEntry>> index = db->indexEntries(spec.hash());
     ASSERT_TRUE(index.ok()) << index.error();
     EXPECT_GE(index->size(), 1u);

@@ -333,7 +333,7 @@ nlohmann::json benchRow(Session& s, const dsl::Spec& spec, const tuner::Shape& s
         // A winner timed under another launch mode may not be this mode's (docs/performance.md: the delta
         // rules' value tile at 16k); say so rather than retune behind the user's back.
         const std::string timed = tuner::timedLaunch(rec->candidates_json);
-        const char* now = dev.cc_major >= 9 ? programmaticLaunchName(programmaticLaunch()) : "0";
+        const char* now = programmaticLaunchName(dev);
         if (!timed.empty() && timed != now)
           notes += "the record was timed under launch mode " + timed + ", this run uses " + now + "; ";
       } else
@@ -657,8 +657,7 @@ Runner addBenchCommand(CLI::App& app) {
                           {"tune_budget_s", o->tune_budget_s},
                           // LINREC_PDL (linrec::ProgrammaticLaunch): whether delta-rule state passing may
                           // overlap its output kernel with the scan; "0" where the device cannot.
-                          {"programmatic_launch",
-                           dev.cc_major >= 9 ? programmaticLaunchName(programmaticLaunch()) : "0"},
+                          {"programmatic_launch", programmaticLaunchName(dev)},
                           {"complete", false},
                           {"rows", nlohmann::json::array()}};
     // Rewritten after every row, so a run cut short (a device call's time limit) still leaves what it measured;

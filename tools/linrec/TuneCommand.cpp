@@ -262,8 +262,7 @@ Runner addTuneCommand(CLI::App& app) {
                  "linrec tune: %s (%s, %d SMs, %d KiB smem/block), budget %.0f s per variant and shape, launch "
                  "mode %s (LINREC_PDL)%s\n",
                  dev.name.c_str(), dev.arch().c_str(), dev.sm_count, dev.smem_per_block_optin / 1024, o->budget_s,
-                 dev.cc_major >= 9 ? programmaticLaunchName(programmaticLaunch()) : "0",
-                 db ? (", results to " + db->path()).c_str() : ", results not stored");
+                 programmaticLaunchName(dev), db ? (", results to " + db->path()).c_str() : ", results not stored");
     int rc = kOk;
     nlohmann::json all = nlohmann::json::array();
     for (const dsl::Spec& spec : specs)

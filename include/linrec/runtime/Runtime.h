@@ -38,6 +38,10 @@ struct DeviceInfo {
   std::string arch(bool arch_specific = false) const;
 };
 
+/// The process's ProgrammaticLaunch as LINREC_PDL spells it, as it acts on `dev`: "0" where the device
+/// cannot launch programmatically (before sm_90). What the tuner records with a timing and the bench reports.
+const char* programmaticLaunchName(const DeviceInfo& dev);
+
 /// How `Runtime::compile` builds a module.
 struct CompileOptions {
   /// Compile for sm_XYa. Unset: when the source uses wgmma/setmaxnreg/tcgen05.
