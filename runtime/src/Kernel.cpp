@@ -69,9 +69,9 @@ std::atomic<int>& programmaticSetting() {
   return mode;
 }
 
-/// Whether this device can launch kernel `k` programmatically at all.
-bool canLaunchProgrammatically(const DeviceContext& c, const KernelLaunchSpec& k) {
-  return k.programmatic && c.info.cc_major >= 9 && c.drv->cuLaunchKernelEx != nullptr;
+/// Whether this device can launch kernels programmatically at all.
+bool canLaunchProgrammatically(const DeviceContext& c) {
+  return c.info.cc_major >= 9 && c.drv->cuLaunchKernelEx != nullptr;
 }
 
 /// A new FwdParams::epoch per forward: the hand-over flags hold it, so none needs clearing. The base is
@@ -312,10 +312,10 @@ Status Kernel::forward(const ForwardArgs& args, CUstream stream) const {
   std::array<PlanKernel, 32> facts{};
   const size_t nk = std::min(d.kernels.size(), facts.size());
   // Nothing to plan (no grids evaluated per forward) where the device cannot launch programmatically.
-  const bool may = mode != ProgrammaticLaunch::Off && c.info.cc_major >= 9 && c.drv->cuLaunchKernelEx != nullptr;
+  const bool may = mode != ProgrammaticLaunch::Off && canLaunchProgrammatically(c);
   for (size_t i = 0; i < nk && may; ++i) {
     const KernelLaunchSpec& k = d.kernels[i];
-    facts[i].programmatic = canLaunchProgrammatically(c, k);
+    facts[i].programmatic = k.programmatic;
     facts[i].leads =
         mode == ProgrammaticLaunch::Lead && k.leads && fitsAtOnce(c, impl_->lead_blocks_per_sm[i], k, vars);
     facts[i].grid_blocks = gridBlocks(k, vars);
